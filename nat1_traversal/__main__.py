@@ -1,0 +1,3 @@
+from nat1_traversal.cli import main
+
+raise SystemExit(main())

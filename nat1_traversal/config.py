@@ -1,0 +1,69 @@
+"""config.json: the typed configuration and its loader/validator (filled in by the foundation work)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from nat1_traversal.model import Endpoint, HostPort, Proto, Secret
+
+ServiceType = Literal["mcje", "mcbe", "web", "tcp", "udp"]
+DnsKind = Literal["no_dns", "cloudflare", "dynv6", "webhook", "tencentcloud", "alidns", "rfc2136"]
+ProxyProtocol = Literal["v1", "v2"]
+
+SERVICE_PROTO: dict[str, Proto] = {"mcje": "tcp", "mcbe": "udp", "web": "tcp", "tcp": "tcp", "udp": "udp"}
+# SRV owner name prefix per type (SPEC section 4); the owner is prefix + sub_domain + "." + domain.
+SRV_PREFIX: dict[str, str] = {
+    "mcje": "_minecraft._tcp.",
+    "mcbe": "_minecraft._udp.",
+    "web": "_web._tcp.",
+    "tcp": "_tcp.",
+    "udp": "_udp.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSettings:
+    """What a DNS provider needs; ``id`` may be a URL (webhook) or a TSIG key name (rfc2136)."""
+
+    kind: DnsKind = "no_dns"
+    id: str | None = None
+    token: Secret | None = None
+    domain: str | None = None
+    sub_domain: str | None = None
+    ttl: int | None = None
+    endpoint: str | None = None
+    tsig_algorithm: str = "hmac-sha256"
+
+    @property
+    def fqdn(self) -> str:
+        """``<sub_domain>.<domain>`` without the trailing dot ("@"/empty sub = apex)."""
+        sub = (self.sub_domain or "").strip(".")
+        domain = (self.domain or "").strip(".")
+        return domain if sub in ("", "@") else f"{sub}.{domain}"
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    type: ServiceType = "mcje"
+    dns: DnsSettings = field(default_factory=DnsSettings)
+    local: Endpoint | None = None
+    remote: Endpoint | None = None
+    proxy_protocol: ProxyProtocol | None = None
+    stun_tcp: tuple[HostPort, ...] | None = None
+    stun_udp: tuple[HostPort, ...] | None = None
+    keepalive_tcp: tuple[HostPort, ...] | None = None
+    keepalive_interval: float = 10.0
+    on_change: str | None = None
+
+    @property
+    def proto(self) -> Proto:
+        return SERVICE_PROTO[self.type]
+
+    @property
+    def srv_prefix(self) -> str:
+        return SRV_PREFIX[self.type]
+
+    @property
+    def forward_mode(self) -> bool:
+        return self.remote is not None

@@ -1,0 +1,109 @@
+"""The one exception tree of nat1_traversal.
+
+Every error carries a message *key* from the catalogue (``nat1_traversal.messages``)
+and named fields, so the CLI renders it once, in the user's language::
+
+    Nat1Error                      exit 1 unless said otherwise
+    ├── UsageError                 exit 2: bad command line
+    ├── ConfigError                exit 2: bad config.json (may hold many problems)
+    ├── NetworkError               could not reach a peer
+    │   └── NetTimeout             a deadline ran out
+    ├── ProtocolError              a peer sent bytes we cannot accept
+    │   └── StunErrorResponse      a STUN server answered with ERROR-CODE
+    └── ProviderError              a DNS provider refused; carries a hint key
+        ├── ProviderAuthError      wrong credentials / missing permission
+        ├── ZoneNotFound           the domain is not in the account
+        ├── RateLimited            the provider asked us to slow down
+        └── ProviderUnavailable    the provider's SDK is not installed
+
+Raise with ``raise SomeError("key", field=value) from exc``; never swallow
+``asyncio.CancelledError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+from nat1_traversal.i18n import t
+
+
+class Nat1Error(Exception):
+    """Base of all expected failures; ``str()`` is the translated message."""
+
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, key: str, /, **fields: object) -> None:
+        self.key = key
+        self.fields: Mapping[str, object] = fields
+        super().__init__(key)
+
+    def render(self) -> str:
+        return t(self.key, **self.fields)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class UsageError(Nat1Error):
+    exit_code = 2
+
+
+class ConfigError(Nat1Error):
+    """One or more problems in a config file, reported together."""
+
+    exit_code = 2
+
+    def __init__(self, key: str, /, problems: Sequence[str] = (), **fields: object) -> None:
+        super().__init__(key, **fields)
+        self.problems: tuple[str, ...] = tuple(problems)
+
+    def render(self) -> str:
+        head = t(self.key, count=len(self.problems), **self.fields)
+        return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+class NetworkError(Nat1Error):
+    pass
+
+
+class NetTimeout(NetworkError):
+    pass
+
+
+class ProtocolError(Nat1Error):
+    pass
+
+
+class StunErrorResponse(ProtocolError):
+    pass
+
+
+class ProviderError(Nat1Error):
+    """A DNS provider failed. ``hint`` is an optional catalogue key."""
+
+    def __init__(self, key: str, /, hint: str | None = None, **fields: object) -> None:
+        super().__init__(key, **fields)
+        self.hint = hint
+
+    def render(self) -> str:
+        text = t(self.key, **self.fields)
+        if self.hint:
+            text += " " + t(self.hint, **self.fields)
+        return text
+
+
+class ProviderAuthError(ProviderError):
+    pass
+
+
+class ZoneNotFound(ProviderError):
+    pass
+
+
+class RateLimited(ProviderError):
+    pass
+
+
+class ProviderUnavailable(ProviderError):
+    exit_code = 2

@@ -67,3 +67,36 @@ class Config:
     @property
     def forward_mode(self) -> bool:
         return self.remote is not None
+
+
+# --------------------------------------------------------------------------- loading
+
+KNOWN_KEYS: tuple[str, ...] = (
+    "type", "dns", "id", "token", "domain", "sub_domain", "local", "remote", "proxy_protocol",
+    "ttl", "endpoint", "tsig_algorithm", "stun_tcp", "stun_udp", "keepalive_tcp",
+    "keepalive_interval", "on_change",
+)
+TSIG_ALGORITHMS: tuple[str, ...] = (
+    "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",
+)
+
+# The file written on request when config.json is missing: every key, all defaults.
+DEFAULT_CONFIG_TEXT = """{
+    "type": "mcje",
+    "dns": "no_dns",
+    "id": null,
+    "token": null,
+    "domain": "example.com",
+    "sub_domain": "mc",
+    "local": ":25565",
+    "remote": null,
+    "proxy_protocol": null,
+    "ttl": null,
+    "endpoint": null,
+    "stun_tcp": null,
+    "stun_udp": null,
+    "keepalive_tcp": null,
+    "keepalive_interval": 10,
+    "on_change": null
+}
+"""

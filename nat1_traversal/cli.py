@@ -1,0 +1,263 @@
+"""Command line: parse options, load config, run one command, render errors once.
+
+Everything user-facing ends here: exit code 0 success, 1 runtime failure,
+2 bad usage or bad config (SPEC section 2). Below this module nothing prints
+tracebacks for expected failures; they raise from ``nat1_traversal.errors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, NoReturn
+
+from nat1_traversal import __version__, i18n
+from nat1_traversal.addr import AddressError, parse_local, parse_remote
+from nat1_traversal.config import Config
+from nat1_traversal.errors import ConfigError, Nat1Error, UsageError
+from nat1_traversal.i18n import t
+from nat1_traversal.log import install_debug_signals, register_secrets, setup_logging
+from nat1_traversal.model import Endpoint
+
+log = logging.getLogger("nat1_traversal.cli")
+
+# option dest -> query kind understood by nat1_traversal.query.run_query
+QUERY_KINDS: dict[str, str] = {
+    "query": "all",
+    "query_java": "java",
+    "query_java_v6": "java6",
+    "query_bedrock": "bedrock",
+    "query_bedrock_v6": "bedrock6",
+}
+_UNSET = object()
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    help: bool = False
+    version: bool = False
+    debug: bool = False
+    nat_type_test: bool = False
+    config: Path = Path("config.json")
+    config_given: bool = False
+    local: Endpoint | None = None
+    remote: Endpoint | None = None
+    query_kind: str | None = None
+    query_target: str | None = None
+    lang: str | None = None
+
+
+class _Finished(Exception):
+    """Stop early with an exit code (the user declined or a file was just created)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with our own help and Chinese usage errors."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError("cli.bad_args", detail=_translate_argparse(message))
+
+
+_ARGPARSE_MESSAGES: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"unrecognized arguments: (?P<v>.*)"), "cli.unrecognized", "args"),
+    (re.compile(r"argument (?P<v>\S+): expected one argument"), "cli.needs_value", "option"),
+    (re.compile(r"ambiguous option: (?P<v>\S+)"), "cli.ambiguous", "option"),
+)
+
+
+def _translate_argparse(message: str) -> str:
+    for pattern, key, field in _ARGPARSE_MESSAGES:
+        match = pattern.search(message)
+        if match:
+            return t(key, **{field: match.group("v")})
+    return message
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="nat1_traversal", add_help=False, allow_abbrev=False)
+    parser.add_argument("-h", "--help", action="store_true")
+    parser.add_argument("-v", "--version", action="store_true")
+    parser.add_argument("-d", "--debug", action="store_true")
+    parser.add_argument("-t", "--nat-type-test", action="store_true", dest="nat_type_test")
+    parser.add_argument("-c", "--config", default=None)
+    parser.add_argument("-l", "--local", nargs="?", const="", default=None)
+    parser.add_argument("-r", "--remote", nargs="?", const="", default=None)
+    parser.add_argument("--lang", default=None)
+    for dest, flags in (
+        ("query", ("-q", "--query")),
+        ("query_java", ("-qj", "--query-java")),
+        ("query_java_v6", ("-qj6", "--query-java-v6")),
+        ("query_bedrock", ("-qb", "--query-bedrock")),
+        ("query_bedrock_v6", ("-qb6", "--query-bedrock-v6")),
+    ):
+        parser.add_argument(*flags, dest=dest, nargs="?", const="", default=_UNSET)
+    return parser
+
+
+def parse_options(argv: Sequence[str]) -> Options:
+    ns = build_parser().parse_args(list(argv))
+    queries = [(dest, getattr(ns, dest)) for dest in QUERY_KINDS if getattr(ns, dest) is not _UNSET]
+    if len(queries) > 1:
+        raise UsageError("cli.conflict", first=_flag(queries[0][0]), second=_flag(queries[1][0]))
+    if queries and ns.nat_type_test:
+        raise UsageError("cli.conflict", first="-t", second=_flag(queries[0][0]))
+    if ns.lang is not None and ns.lang.lower() not in ("zh", "en", "zh-cn", "en-us"):
+        raise UsageError("cli.invalid_choice", option="--lang", value=ns.lang)
+    query_kind = QUERY_KINDS[queries[0][0]] if queries else None
+    query_target = (queries[0][1] or None) if queries else None
+    return Options(
+        help=ns.help,
+        version=ns.version,
+        debug=ns.debug,
+        nat_type_test=ns.nat_type_test,
+        config=Path(ns.config) if ns.config else Path("config.json"),
+        config_given=ns.config is not None,
+        local=_address("-l", ns.local, parse_local),
+        remote=_address("-r", ns.remote, parse_remote),
+        query_kind=query_kind,
+        query_target=query_target,
+        lang=ns.lang,
+    )
+
+
+def _address(option: str, text: str | None, parse: Callable[[str], Endpoint]) -> Endpoint | None:
+    if text is None:
+        return None
+    try:
+        return parse(text)
+    except AddressError as exc:
+        raise UsageError("cli.bad_address", option=option, detail=t(exc.key, text=exc.text)) from None
+
+
+def _flag(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def apply_overrides(config: Config, options: Options) -> Config:
+    """``-l``/``-r`` win over the config file."""
+    if options.local is not None:
+        config = replace(config, local=options.local)
+    if options.remote is not None:
+        config = replace(config, remote=options.remote)
+    return config
+
+
+def _load(options: Options, *, required: bool) -> Config:
+    """Load the config file; when not required a missing file means defaults."""
+    from nat1_traversal.config_load import load_config, write_default_config
+
+    path = options.config
+    if not path.exists():
+        if not required and not options.config_given:
+            return Config()
+        if required and sys.stdin is not None and sys.stdin.isatty():
+            answer = _ask(t("config.ask_create", path=str(path)))
+            if answer.strip().lower() in ("y", "yes", "是"):
+                write_default_config(path)
+                print(t("config.created", path=str(path)))
+                raise _Finished(0)
+            print(t("config.not_created"))
+            raise _Finished(2)
+    config, warnings = load_config(path)
+    register_secrets([config.dns.token])
+    for warning in warnings:
+        log.warning(warning)
+    return config
+
+
+def _ask(prompt: str) -> str:
+    try:
+        return input(prompt)
+    except EOFError:
+        return ""
+
+
+def _run(coro: Coroutine[Any, Any, int], *, fast_loop: bool = False) -> int:
+    if fast_loop and sys.platform != "win32" and not os.environ.get("NAT1_NO_UVLOOP"):
+        try:
+            import uvloop  # optional: only when the user installed it
+        except ImportError:
+            pass
+        else:
+            return uvloop.run(coro)
+    return asyncio.run(coro)
+
+
+async def _with_debug_signals(coro: Coroutine[Any, Any, int]) -> int:
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows / not the main thread
+        install_debug_signals(loop.add_signal_handler)
+    return await coro
+
+
+def _dispatch(options: Options) -> int:
+    if options.version:
+        print(t("cli.version", version=__version__))
+        return 0
+    if options.help:
+        print(t("cli.help"))
+        return 0
+    if options.query_kind is not None:
+        from nat1_traversal.query import run_query
+
+        return _run(run_query(options.query_kind, options.query_target))
+    if options.nat_type_test:
+        from nat1_traversal.nat_type import run_nat_type_test
+
+        config = _load(options, required=False)
+        return _run(run_nat_type_test(config, options.local))
+    config = apply_overrides(_load(options, required=True), options)
+    if config.local is None:
+        raise ConfigError("config.invalid", problems=[t("config.no_local")], path=str(options.config))
+    if config.proxy_protocol is not None and config.remote is None:
+        log.warning(t("config.proxy_ignored"))
+    from nat1_traversal.app import run_service
+
+    return _run(_with_debug_signals(run_service(config)), fast_loop=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    lang = _early_lang(args)
+    if lang:
+        i18n.set_language(lang)
+    setup_logging("-d" in args or "--debug" in args)
+    try:
+        options = parse_options(args)
+        return _dispatch(options)
+    except _Finished as done:
+        return done.code
+    except Nat1Error as exc:
+        log.error(exc.render())
+        if isinstance(exc, UsageError):
+            log.error(t("cli.usage_hint"))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        log.warning(t("cli.interrupted"))
+        return 130
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        log.debug("unexpected error", exc_info=True)
+        log.error(t("cli.unexpected", error=f"{type(exc).__name__}: {exc}"))
+        return 1
+
+
+def _early_lang(args: Sequence[str]) -> str | None:
+    """``--lang`` must act before argparse errors are rendered."""
+    for index, arg in enumerate(args):
+        if arg == "--lang" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1]
+    return None

@@ -1,0 +1,253 @@
+"""Read and validate config.json (SPEC section 3); report every problem at once.
+
+The file is only ever read here. It is written once, on request, when it does not
+exist (``write_default_config``), atomically and never over an existing file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import stat
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, get_args
+
+from nat1_traversal.addr import AddressError, parse_host_port, parse_local, parse_remote
+from nat1_traversal.config import (
+    DEFAULT_CONFIG_TEXT,
+    KNOWN_KEYS,
+    TSIG_ALGORITHMS,
+    Config,
+    DnsKind,
+    DnsSettings,
+    ProxyProtocol,
+    ServiceType,
+)
+from nat1_traversal.errors import ConfigError
+from nat1_traversal.i18n import t
+from nat1_traversal.model import Endpoint, HostPort, Secret
+from nat1_traversal.servers import STUN_PORT
+
+log = logging.getLogger(__name__)
+
+SERVICE_TYPES: tuple[str, ...] = get_args(ServiceType)
+DNS_KINDS: tuple[str, ...] = get_args(DnsKind)
+PROXY_PROTOCOLS: tuple[str, ...] = get_args(ProxyProtocol)
+
+
+def decode_config_bytes(raw: bytes) -> str:
+    """UTF-8 with or without BOM, else GBK (what Notepad on Chinese Windows saves)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("gbk")  # may raise; the caller reports it
+
+
+class _Checker:
+    """Collects problems field by field so that all of them are reported together."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
+        self.problems: list[str] = []
+
+    def problem(self, key: str, **fields: object) -> None:
+        self.problems.append(t(key, **fields))
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
+        value = self.data.get(name, default)
+        if value is None:
+            return default
+        if not isinstance(value, str) or value not in allowed:
+            self.problem("config.bad_choice", field=name, value=json.dumps(value, ensure_ascii=False),
+                         allowed=", ".join(allowed))
+            return default
+        return value
+
+    def text(self, name: str) -> str | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            self.problem("config.not_text", field=name)
+            return None
+        value = value.strip()
+        return value or None
+
+    def number(self, name: str, *, default: float | None, minimum: float, integer: bool) -> float | None:
+        value = self.data.get(name, default)
+        if value is None:
+            return default
+        ok = isinstance(value, int) if integer else isinstance(value, (int, float))
+        if isinstance(value, bool) or not ok or value < minimum:
+            key = "config.bad_int" if integer else "config.bad_number"
+            self.problem(key, field=name, value=json.dumps(value), minimum=minimum)
+            return default
+        return float(value)
+
+    def endpoint(self, name: str, parse: Callable[[str], Endpoint]) -> Endpoint | None:
+        value = self.text(name)
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except AddressError as exc:
+            self.problem("config.bad_address", field=name, detail=t(exc.key, text=exc.text))
+            return None
+
+    def host_list(self, name: str, default_port: int) -> tuple[HostPort, ...] | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            self.problem("config.bad_list", field=name)
+            return None
+        result: list[HostPort] = []
+        for item in value:
+            if not isinstance(item, str):
+                self.problem("config.bad_list", field=name)
+                return None
+            try:
+                result.append(parse_host_port(item, default_port))
+            except AddressError as exc:
+                self.problem("config.bad_address", field=name, detail=t(exc.key, text=exc.text))
+        return tuple(result)
+
+
+def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, list[str]]:
+    """Validate parsed JSON. Returns the config and the warnings; raises ConfigError."""
+    if not isinstance(data, dict):
+        raise ConfigError("config.invalid", problems=[t("config.not_object")], path=source)
+    check = _Checker(data)
+    warnings = [t("config.unknown_key", key=key) for key in data if key not in KNOWN_KEYS]
+
+    service_type = check.choice("type", SERVICE_TYPES, "mcje")
+    dns_kind = check.choice("dns", DNS_KINDS, "no_dns")
+    token_text = check.text("token")
+    ttl = check.number("ttl", default=None, minimum=1, integer=True)
+    interval = check.number("keepalive_interval", default=10.0, minimum=1, integer=False)
+    proxy = data.get("proxy_protocol")
+    if proxy is not None and proxy not in PROXY_PROTOCOLS:
+        check.problem("config.bad_choice", field="proxy_protocol", value=json.dumps(proxy, ensure_ascii=False),
+                      allowed="null, " + ", ".join(PROXY_PROTOCOLS))
+        proxy = None
+    algorithm = (check.text("tsig_algorithm") or "hmac-sha256").lower()
+    if algorithm not in TSIG_ALGORITHMS:
+        check.problem("config.bad_choice", field="tsig_algorithm", value=algorithm,
+                      allowed=", ".join(TSIG_ALGORITHMS))
+    on_change = check.text("on_change")
+
+    dns = DnsSettings(
+        kind=dns_kind,  # type: ignore[arg-type]  # checked against DNS_KINDS above
+        id=check.text("id"),
+        token=Secret(token_text) if token_text else None,
+        domain=(check.text("domain") or "").strip(".").lower() or None,
+        sub_domain=(check.text("sub_domain") or "").strip(".").lower() or None,
+        ttl=int(ttl) if ttl is not None else None,
+        endpoint=check.text("endpoint"),
+        tsig_algorithm=algorithm,
+    )
+    config = Config(
+        type=service_type,  # type: ignore[arg-type]  # checked against SERVICE_TYPES above
+        dns=dns,
+        local=check.endpoint("local", parse_local),
+        remote=check.endpoint("remote", parse_remote),
+        proxy_protocol=proxy,
+        stun_tcp=check.host_list("stun_tcp", STUN_PORT),
+        stun_udp=check.host_list("stun_udp", STUN_PORT),
+        keepalive_tcp=check.host_list("keepalive_tcp", 80),
+        keepalive_interval=interval if interval is not None else 10.0,
+        on_change=on_change,
+    )
+    if proxy is not None and config.proto == "udp":
+        check.problem("config.proxy_udp", type=service_type)
+    if dns_kind != "no_dns":
+        check.problems.extend(_dns_problems(dns))
+    if check.problems:
+        raise ConfigError("config.invalid", problems=check.problems, path=source)
+    return config, warnings
+
+
+def _dns_problems(dns: DnsSettings) -> list[str]:
+    """Provider-specific checks live with the providers (no SDK is imported)."""
+    from nat1_traversal.dns import validate_settings
+
+    return validate_settings(dns)
+
+
+def load_config(path: Path) -> tuple[Config, list[str]]:
+    """Read ``path`` and validate it. Raises ConfigError for every kind of problem."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("config.missing", path=str(path)) from None
+    except OSError as exc:
+        raise ConfigError("config.unreadable", path=str(path), error=exc.strerror or str(exc)) from exc
+    try:
+        text = decode_config_bytes(raw)
+    except UnicodeDecodeError:
+        raise ConfigError("config.bad_encoding", path=str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("config.bad_json", path=str(path), line=exc.lineno, column=exc.colno,
+                          error=exc.msg) from None
+    config, warnings = parse_config(data, source=str(path))
+    if config.dns.token is not None and _readable_by_others(path):
+        warnings.append(t("config.world_readable", path=str(path)))
+    return config, warnings
+
+
+def _readable_by_others(path: Path) -> bool:
+    if sys.platform == "win32":
+        return False
+    try:
+        return bool(path.stat().st_mode & (stat.S_IRGRP | stat.S_IROTH))
+    except OSError:
+        return False
+
+
+def write_default_config(path: Path) -> None:
+    """Create ``path`` with the default config, mode 0600, never replacing a file.
+
+    Written to a temporary file in the same folder first and then linked into
+    place, so the target is either absent or complete, and an existing file
+    (even one created meanwhile) is never touched.
+    """
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ConfigError("config.no_parent", path=str(path))
+    fd, tmp_name = tempfile.mkstemp(prefix=".config-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(DEFAULT_CONFIG_TEXT)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o600)
+        try:
+            os.link(tmp_name, path)
+        except FileExistsError:
+            raise ConfigError("config.exists", path=str(path)) from None
+        except OSError:  # file systems without hard links: exclusive create instead
+            _exclusive_copy(tmp_name, path)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+
+
+def _exclusive_copy(source: str, path: Path) -> None:
+    data = Path(source).read_bytes()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise ConfigError("config.exists", path=str(path)) from None
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Install what the test suite needs on Debian/Ubuntu: the real STUN server (coturn),
+# a real authoritative DNS server (knot), nftables/conntrack/iproute2 for the NAT lab,
+# iperf3/socat for benchmarks, a JDK for the hook_bind test, then the pip packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+packages=(coturn knot knot-dnsutils nftables conntrack iproute2 iperf3 socat dnsutils
+          default-jdk-headless gcc make libc6-dev)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages (run as root): ${missing[*]}" >&2
+        exit 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# coturn/knot packages may start their daemons on systems with an init; the tests
+# start their own instances on their own addresses, so the packaged ones are not needed.
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
+python3 -m pip install -q -r requirements-dev.txt 2>&1 | grep -v '^WARNING: Location' || true
+# The pure wheels the zipapp bundles, kept locally so building it needs no network.
+python3 -m pip download -q -d .wheelhouse --only-binary=:all: --platform any --implementation py \
+    --python-version 3.10 -r requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
+python3 -c "import dns, mcstatus, pytest, hypothesis, shiv"

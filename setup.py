@@ -20,7 +20,7 @@ setup(
     install_requires=[
         "requests>=2.28",
         "dnspython>=2.6",
-        "mcstatus>=11",
+        "mcstatus>=14.2,<15",
         "tencentcloud-sdk-python-dnspod>=3.0.1000",
     ],
     extras_require={"alidns": ["alibabacloud_alidns20150109>=3"], "fast": ["uvloop>=0.17; sys_platform != 'win32'"]},

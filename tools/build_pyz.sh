@@ -15,6 +15,9 @@ trap 'rm -rf "$work"' EXIT
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1700000000}
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
+if ! "$python" -c "import shiv" 2>/dev/null; then
+    "$python" -m pip install -q "shiv==1.0.8" 2>&1 | grep -v '^WARNING: Location' || true
+fi
 # tools/install_deps.sh fills .wheelhouse/ so that a build (and the zipapp test) needs no network.
 source_args=()
 if [ -d .wheelhouse ]; then

@@ -1,0 +1,497 @@
+"""NAT type test (``-t``, SPEC section 6): RFC 4787 behaviours measured with RFC 5780.
+
+Mapping (RFC 5780 section 4.3): Binding requests from one local port to the
+server's primary address, to its alternate IP and to its alternate IP and port
+(OTHER-ADDRESS / CHANGED-ADDRESS); without an alternate address, two servers with
+different IPs tell endpoint-independent from dependent mapping, but not which kind
+of dependent.
+
+Filtering (section 4.4, UDP only): CHANGE-REQUEST asks the server to answer from
+its other IP and port (reply arrives: endpoint-independent), or only its other port
+(arrives: address-dependent; neither: address-and-port-dependent). A reply counts
+only if it really came from the address asked for, so a server that ignores
+CHANGE-REQUEST can never make us say FULL CONE. The filtering probes run before the
+mapping probes touch the alternate IP, which would open a restricted-cone filter.
+
+TCP filtering cannot be measured with STUN: the server would have to open a new
+connection to us from another address, which RFC 5780 does not offer over TCP. The
+TCP line therefore says UNKNOWN for an endpoint-independent TCP mapping (never a
+guessed FULL CONE), and the advice explains what that means.
+
+Shared port (``-l :PORT`` while a service holds it): the mapping probes use
+sockets ``connect()``ed to each server address, so the kernel hands their replies
+to us and not to the service; replies to CHANGE-REQUEST come from addresses we
+cannot connect to, so filtering is measured from a fresh port (filtering is a
+policy of the NAT, not of one port).
+
+The classification (``classify``) is a pure function of the behaviours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+import sys
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from nat1_traversal import servers as default_servers
+from nat1_traversal.config import Config
+from nat1_traversal.errors import Nat1Error, NetTimeout
+from nat1_traversal.i18n import t
+from nat1_traversal.model import Endpoint, HostPort, Proto
+from nat1_traversal.net import any_endpoint, local_endpoint, resolve, reuse_socket
+from nat1_traversal.stun.client import ServerList, first_answer
+from nat1_traversal.stun.transport import (
+    BindingResult,
+    StunDatagramProtocol,
+    open_stun_datagram,
+    tcp_binding,
+    udp_binding,
+)
+
+log = logging.getLogger(__name__)
+
+PROBE_TIMEOUT = 2.0  # one mapping probe; retransmits at 0.5 s and 1.5 s (transport.INITIAL_RTO)
+FILTER_TIMEOUT = 2.0  # how long a filtered reply is waited for
+
+
+class MappingBehavior(Enum):
+    EIM = "eim"  # endpoint-independent (RFC 4787 section 4.1)
+    ADM = "adm"  # address-dependent
+    APDM = "apdm"  # address-and-port-dependent
+    DEPENDENT = "dependent"  # ADM or APDM: told apart only with an RFC 5780 server
+    UNKNOWN = "unknown"
+
+
+class FilteringBehavior(Enum):
+    EIF = "eif"  # endpoint-independent (RFC 4787 section 5)
+    ADF = "adf"
+    APDF = "apdf"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Behaviors:
+    """What was measured for one protocol; ``*_reason`` are message keys."""
+
+    reached: bool
+    open_internet: bool = False
+    mapping: MappingBehavior = MappingBehavior.UNKNOWN
+    filtering: FilteringBehavior = FilteringBehavior.UNKNOWN
+    port_preserved: bool | None = None
+    mapping_reason: str | None = None
+    filtering_reason: str | None = None
+    mapped: Endpoint | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NatType:
+    """``number`` 0-4 (NAT0 open internet ... NAT4 symmetric); ``None`` when unknown."""
+
+    number: int | None
+    name: str
+    reason: str | None = None  # message key, for UNKNOWN
+
+    def line(self, proto: Proto) -> str:
+        if self.number is None:
+            return f"{proto.upper()}: UNKNOWN ({t(self.reason or 'stun.nat.reason.unknown')})"
+        return f"{proto.upper()}: {self.name} (NAT{self.number})"
+
+
+OPEN_INTERNET = NatType(0, "OPEN INTERNET")
+FULL_CONE = NatType(1, "FULL CONE")
+RESTRICTED_CONE = NatType(2, "RESTRICTED CONE")
+PORT_RESTRICTED_CONE = NatType(3, "PORT RESTRICTED CONE")
+SYMMETRIC = NatType(4, "SYMMETRIC")
+
+_BY_FILTERING = {
+    FilteringBehavior.EIF: FULL_CONE,
+    FilteringBehavior.ADF: RESTRICTED_CONE,
+    FilteringBehavior.APDF: PORT_RESTRICTED_CONE,
+}
+
+
+def classify(behaviors: Behaviors) -> NatType:
+    """RFC 4787 behaviours -> the classic RFC 3489 name. Never guesses FULL CONE."""
+    if not behaviors.reached:
+        return NatType(None, "UNKNOWN", "stun.nat.reason.unreachable")
+    if behaviors.open_internet:
+        return OPEN_INTERNET
+    if behaviors.mapping in (MappingBehavior.ADM, MappingBehavior.APDM, MappingBehavior.DEPENDENT):
+        return SYMMETRIC
+    if behaviors.mapping is MappingBehavior.UNKNOWN:
+        return NatType(None, "UNKNOWN", behaviors.mapping_reason or "stun.nat.reason.mapping_unknown")
+    if behaviors.filtering in _BY_FILTERING:
+        return _BY_FILTERING[behaviors.filtering]
+    return NatType(None, "UNKNOWN", behaviors.filtering_reason or "stun.nat.reason.filtering_unknown")
+
+
+# --- probes ---------------------------------------------------------------------------------------------
+
+
+class _SharedUdp:
+    """All probes from one unconnected socket; replies told apart by transaction id."""
+
+    def __init__(self, protocol: StunDatagramProtocol, local: Endpoint) -> None:
+        self._protocol = protocol
+        self.local = local
+
+    async def bind(
+        self, server: tuple[str, int], *, change_ip: bool = False, change_port: bool = False,
+        timeout: float = PROBE_TIMEOUT,
+    ) -> BindingResult:  # fmt: skip
+        return await self._protocol.client.request(
+            server, change_ip=change_ip, change_port=change_port, timeout=timeout
+        )
+
+
+@contextlib.asynccontextmanager
+async def _shared_udp(local: Endpoint) -> AsyncIterator[_SharedUdp]:
+    transport, protocol = await open_stun_datagram(local)
+    try:
+        yield _SharedUdp(protocol, local_endpoint(transport.get_extra_info("socket")))
+    finally:
+        transport.close()
+
+
+class _ConnectedUdp:
+    """Each probe from its own socket on ``local``, ``connect()``ed to the server."""
+
+    def __init__(self, local: Endpoint) -> None:
+        self.local = local
+
+    async def bind(self, server: tuple[str, int], *, timeout: float = PROBE_TIMEOUT) -> BindingResult:
+        return await udp_binding(self.local, server, connected=True, timeout=timeout)
+
+
+class _Tcp:
+    def __init__(self, local: Endpoint) -> None:
+        self.local = local
+
+    async def bind(self, server: tuple[str, int], *, timeout: float = PROBE_TIMEOUT) -> BindingResult:
+        return await tcp_binding(self.local, server, timeout=timeout)
+
+
+_Mapper = _SharedUdp | _ConnectedUdp | _Tcp
+
+
+def _port_free(local: Endpoint) -> bool:
+    """True when no other socket holds ``local`` for UDP (probe bind without reuse options)."""
+    probe = socket.socket(socket.AF_INET6 if local.family_v6 else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind(local.sockaddr())
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return False
+        raise
+    finally:
+        probe.close()
+    return True
+
+
+def _source_ip(server: tuple[str, int]) -> Endpoint | None:
+    """Which local IP the kernel would send to ``server`` from (UDP connect sends nothing)."""
+    family = socket.AF_INET6 if ":" in server[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(server)
+        except OSError:
+            return None
+        return local_endpoint(probe)
+
+
+def _is_open(result: BindingResult, local: Endpoint, server: tuple[str, int]) -> bool:
+    if result.mapped.port != local.port:
+        return False
+    if not local.ip.is_unspecified:
+        return result.mapped.ip == local.ip
+    source = _source_ip(server)
+    return source is not None and result.mapped.ip == source.ip
+
+
+async def _first(
+    mapper: _Mapper, servers: ServerList, kind: Proto, family: int, exclude_ip: str | None = None
+) -> tuple[BindingResult, tuple[str, int]]:
+    """The first server that answers (optionally: one whose IP is not ``exclude_ip``)."""
+    addresses: dict[HostPort, tuple[str, int]] = {}
+
+    async def attempt(server: HostPort) -> BindingResult:
+        address = await asyncio.wait_for(resolve(server, kind, family), PROBE_TIMEOUT)
+        if address[0] == exclude_ip:
+            raise NetTimeout("stun.same_server", server=str(server))
+        addresses[server] = address
+        return await mapper.bind(address)
+
+    result, server = await first_answer(servers, attempt)
+    return result, addresses[server]
+
+
+async def _filtering(prober: _SharedUdp, server: tuple[str, int]) -> tuple[FilteringBehavior, str | None]:
+    """RFC 5780 section 4.4 filtering tests II and III (concurrently) after a test I."""
+    try:
+        first = await prober.bind(server)
+    except Nat1Error as exc:
+        log.debug("filtering test I to %s failed: %s", server, exc)
+        return FilteringBehavior.UNKNOWN, "stun.nat.reason.no_answer"
+    other = first.other
+    if other is None:
+        return FilteringBehavior.UNKNOWN, "stun.nat.reason.no_rfc5780"
+    if str(other.ip) == server[0] or other.port == server[1]:
+        return FilteringBehavior.UNKNOWN, "stun.nat.reason.bad_other_address"
+
+    async def probe(change_ip: bool) -> bool | None:
+        """True: answered from the address asked for; False: nothing came; None: unusable."""
+        expected = (str(other.ip) if change_ip else server[0], other.port)
+        try:
+            result = await prober.bind(server, change_ip=change_ip, change_port=True, timeout=FILTER_TIMEOUT)
+        except NetTimeout:
+            return False
+        except Nat1Error as exc:
+            log.debug("CHANGE-REQUEST to %s refused: %s", server, exc)
+            return None
+        got = result.reply_from.sockaddr()
+        if got != expected:
+            log.debug("CHANGE-REQUEST answer from %s, expected %s: server ignores it", got, expected)
+            return None
+        return True
+
+    both, port_only = await asyncio.gather(probe(True), probe(False))
+    log.debug("filtering tests: change ip+port -> %s, change port -> %s", both, port_only)
+    if both is True:
+        return FilteringBehavior.EIF, None
+    if both is None or port_only is None:
+        return FilteringBehavior.UNKNOWN, "stun.nat.reason.change_request_ignored"
+    if port_only:
+        return FilteringBehavior.ADF, None
+    return FilteringBehavior.APDF, None
+
+
+async def _mapping_5780(
+    mapper: _Mapper, server: tuple[str, int], first: BindingResult
+) -> tuple[MappingBehavior, str | None]:
+    """RFC 5780 section 4.3 tests II and III (concurrently)."""
+    assert first.other is not None
+    alt_ip = str(first.other.ip)
+    try:
+        second, third = await asyncio.gather(mapper.bind((alt_ip, server[1])), mapper.bind((alt_ip, first.other.port)))
+    except Nat1Error as exc:
+        log.debug("mapping tests II/III failed: %s", exc)
+        return MappingBehavior.UNKNOWN, "stun.nat.reason.alternate_silent"
+    log.debug("mapping: I %s, II %s, III %s", first.mapped, second.mapped, third.mapped)
+    if second.mapped == first.mapped:
+        if third.mapped == first.mapped:
+            return MappingBehavior.EIM, None
+        return MappingBehavior.APDM, None  # same IP, other port: a new mapping
+    if third.mapped == second.mapped:
+        return MappingBehavior.ADM, None
+    return MappingBehavior.APDM, None
+
+
+async def _measure(
+    kind: Proto, mapper: _Mapper, filterer: _SharedUdp | None, exclusive: bool, servers: ServerList
+) -> Behaviors:
+    family = socket.AF_INET6 if mapper.local.family_v6 else socket.AF_INET
+    try:
+        first, server = await _first(mapper, servers, kind, family)
+    except Nat1Error as exc:
+        log.debug("%s: no STUN server answered: %s", kind, exc)
+        return Behaviors(reached=False)
+    local = first.local if first.local is not None else mapper.local
+    open_internet = _is_open(first, local, server)
+    mapping: MappingBehavior = MappingBehavior.UNKNOWN
+    mapping_reason: str | None = None
+    filter_server = server if first.other is not None else None
+    if first.other is None:
+        # No RFC 5780 here: compare with a second server at another IP.
+        try:
+            second, other_server = await _first(mapper, servers, kind, family, exclude_ip=server[0])
+        except Nat1Error:
+            mapping_reason = "stun.nat.reason.one_server"
+        else:
+            mapping = MappingBehavior.EIM if second.mapped == first.mapped else MappingBehavior.DEPENDENT
+            filter_server = other_server if second.other is not None else None
+
+    async def filtering_tests() -> tuple[FilteringBehavior, str | None]:
+        if filterer is None:
+            return FilteringBehavior.UNKNOWN, "stun.nat.reason.tcp_filtering"
+        if filter_server is None:
+            return FilteringBehavior.UNKNOWN, "stun.nat.reason.no_rfc5780"
+        return await _filtering(filterer, filter_server)
+
+    async def mapping_tests() -> tuple[MappingBehavior, str | None]:
+        if first.other is None:
+            return mapping, mapping_reason
+        return await _mapping_5780(mapper, server, first)
+
+    if exclusive:
+        # One socket for both: filtering first, before the alternate IP has been contacted
+        # (that contact would open an address-restricted filter).
+        filtering, filtering_reason = await filtering_tests()
+        mapping, mapping_reason = await mapping_tests()
+    else:
+        (filtering, filtering_reason), (mapping, mapping_reason) = await asyncio.gather(
+            filtering_tests(), mapping_tests()
+        )
+    return Behaviors(
+        reached=True,
+        open_internet=open_internet,
+        mapping=mapping,
+        filtering=filtering,
+        port_preserved=first.mapped.port == local.port,
+        mapping_reason=mapping_reason,
+        filtering_reason=filtering_reason,
+        mapped=first.mapped,
+    )
+
+
+async def measure_udp(servers: ServerList, local: Endpoint | None) -> Behaviors:
+    exclusive = local is None or _port_free(local)
+    bind_to = local if local is not None else any_endpoint()
+    if exclusive:
+        async with _shared_udp(bind_to) as shared:
+            return await _measure("udp", shared, shared, True, servers)
+    async with _shared_udp(any_endpoint(socket.AF_INET6 if bind_to.family_v6 else socket.AF_INET)) as fresh:
+        return await _measure("udp", _ConnectedUdp(bind_to), fresh, False, servers)
+
+
+async def measure_tcp(servers: ServerList, local: Endpoint | None) -> Behaviors:
+    bind_to = local if local is not None else any_endpoint()
+    if bind_to.port == 0:
+        # All probes must leave from one port: take an ephemeral one now and keep it.
+        holder = reuse_socket("tcp", bind_to)
+        try:
+            return await _measure("tcp", _Tcp(local_endpoint(holder)), None, False, servers)
+        finally:
+            holder.close()
+    return await _measure("tcp", _Tcp(bind_to), None, False, servers)
+
+
+# --- report ---------------------------------------------------------------------------------------------
+
+_MAPPING_KEYS = {
+    MappingBehavior.EIM: "stun.nat.mapping.eim",
+    MappingBehavior.ADM: "stun.nat.mapping.adm",
+    MappingBehavior.APDM: "stun.nat.mapping.apdm",
+    MappingBehavior.DEPENDENT: "stun.nat.mapping.dependent",
+}
+_FILTERING_KEYS = {
+    FilteringBehavior.EIF: "stun.nat.filtering.eif",
+    FilteringBehavior.ADF: "stun.nat.filtering.adf",
+    FilteringBehavior.APDF: "stun.nat.filtering.apdf",
+}
+
+
+def behavior_lines(proto: Proto, behaviors: Behaviors) -> list[str]:
+    """The RFC 4787 behaviours found, one per line (nothing when no server answered)."""
+    if not behaviors.reached:
+        return []
+    name = proto.upper()
+    lines = []
+    if behaviors.mapped is not None:
+        lines.append(t("stun.nat.mapped_line", proto=name, mapped=str(behaviors.mapped)))
+    if behaviors.mapping in _MAPPING_KEYS:
+        mapping = t(_MAPPING_KEYS[behaviors.mapping])
+    else:
+        mapping = t("stun.nat.unknown_because", reason=t(behaviors.mapping_reason or "stun.nat.reason.unknown"))
+    lines.append(t("stun.nat.mapping_line", proto=name, behavior=mapping))
+    if behaviors.filtering in _FILTERING_KEYS:
+        filtering = t(_FILTERING_KEYS[behaviors.filtering])
+    else:
+        reason = t(behaviors.filtering_reason or "stun.nat.reason.unknown")
+        filtering = t("stun.nat.unknown_because", reason=reason)
+    lines.append(t("stun.nat.filtering_line", proto=name, behavior=filtering))
+    if behaviors.port_preserved is not None:
+        value = t("stun.nat.yes" if behaviors.port_preserved else "stun.nat.no")
+        lines.append(t("stun.nat.port_preservation_line", proto=name, value=value))
+    return lines
+
+
+def advice_line(proto: Proto, behaviors: Behaviors, nat: NatType) -> str:
+    name = proto.upper()
+    if not behaviors.reached:
+        return t("stun.nat.advice.unreachable", proto=name, key=f"stun_{proto}")
+    if nat.number is None:
+        if proto == "tcp" and behaviors.mapping is MappingBehavior.EIM:
+            return t("stun.nat.advice.tcp_eim", proto=name)
+        return t("stun.nat.advice.unknown", proto=name)
+    return t(f"stun.nat.advice.nat{nat.number}", proto=name)
+
+
+def render(tcp: Behaviors, udp: Behaviors) -> list[str]:
+    """Everything ``-t`` prints: behaviours, the two result lines, advice."""
+    tcp_type, udp_type = classify(tcp), classify(udp)
+    return [
+        *behavior_lines("tcp", tcp),
+        *behavior_lines("udp", udp),
+        tcp_type.line("tcp"),
+        udp_type.line("udp"),
+        advice_line("tcp", tcp, tcp_type),
+        advice_line("udp", udp, udp_type),
+    ]
+
+
+async def run_nat_type_test(config: Config, local: Endpoint | None) -> int:
+    """``-t``: measure TCP and UDP at once, print the report; exit code 0, or 1 when no
+    STUN server at all could be reached."""
+    udp_servers = ServerList(config.stun_udp if config.stun_udp is not None else default_servers.DEFAULT_STUN_UDP)
+    tcp_servers = ServerList(config.stun_tcp if config.stun_tcp is not None else default_servers.DEFAULT_STUN_TCP)
+    tcp, udp = await asyncio.gather(measure_tcp(tcp_servers, local), measure_udp(udp_servers, local))
+    for line in render(tcp, udp):
+        print(line)
+    sys.stdout.flush()
+    if not tcp.reached and not udp.reached:
+        log.error("%s", t("stun.nat.no_server"))
+        return 1
+    return 0
+
+
+# --- stand-alone runner (tests, and until the CLI wires -t) ---------------------------------------------
+
+
+def _parse_hostport(text: str, default_port: int) -> HostPort:
+    text = text.strip()
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port = rest.lstrip(":")
+    elif text.count(":") == 1:
+        host, _, port = text.partition(":")
+    else:
+        host, port = text, ""
+    return HostPort(host, int(port) if port else default_port)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+    import ipaddress
+
+    parser = argparse.ArgumentParser(prog="python3 -m nat1_traversal.nat_type", description=t("stun.nat.runner"))
+    parser.add_argument("-l", "--local", help="[ip]:port")
+    parser.add_argument("--stun-udp", action="append", default=[], help="host:port (repeat or comma-separate)")
+    parser.add_argument("--stun-tcp", action="append", default=[], help="host:port (repeat or comma-separate)")
+    parser.add_argument("-d", "--debug", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="[%(levelname)8s] %(message)s")
+    local = None
+    if args.local is not None:
+        spec = _parse_hostport(args.local, 25565)
+        local = Endpoint(ipaddress.ip_address(spec.host or "0.0.0.0"), spec.port)
+
+    def servers(values: list[str]) -> tuple[HostPort, ...] | None:
+        items = [_parse_hostport(v, default_servers.STUN_PORT) for value in values for v in value.split(",") if v]
+        return tuple(items) or None
+
+    config = Config(stun_udp=servers(args.stun_udp), stun_tcp=servers(args.stun_tcp))
+    try:
+        return asyncio.run(run_nat_type_test(config, local))
+    except Nat1Error as exc:
+        log.error("%s", exc)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())

@@ -1,0 +1,123 @@
+"""Socket helpers shared by every part: reuse-port sockets, name resolution, TCP connect.
+
+Everything here is non-blocking: sockets are created non-blocking and names are
+resolved with ``loop.getaddrinfo`` (which runs the blocking resolver in the default
+executor, never on the event loop thread).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from typing import Literal
+
+from nat1_traversal.errors import NetTimeout, NetworkError
+from nat1_traversal.model import Endpoint, HostPort
+
+SocketKind = Literal["tcp", "udp"]
+
+_SOCK_TYPE: dict[str, int] = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}
+
+
+def family_of(endpoint: Endpoint) -> int:
+    return socket.AF_INET6 if endpoint.family_v6 else socket.AF_INET
+
+
+def reuse_socket(kind: SocketKind, local: Endpoint) -> socket.socket:
+    """A non-blocking socket bound to ``local`` that can share its port.
+
+    SO_REUSEADDR + SO_REUSEPORT let us bind the same ``ip:port`` as the service
+    (shared-port mode, SPEC section 1) and let several of our own sockets (STUN
+    probes, keepalive) use one port. Windows has no SO_REUSEPORT; there
+    SO_REUSEADDR alone already allows sharing.
+
+    An IPv6 socket bound to ``::`` is left dual-stack (IPV6_V6ONLY=0) so that
+    ``[::]:port`` also covers IPv4, like the service it shares the port with;
+    any other IPv6 address is v6-only by nature, so the option is not touched.
+    """
+    family = family_of(local)
+    sock = socket.socket(family, _SOCK_TYPE[kind])
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_REUSEPORT"):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6 and local.ip == ipaddress.IPv6Address("::"):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.setblocking(False)
+        sock.bind(local.sockaddr())
+    except OSError as exc:
+        sock.close()
+        raise NetworkError("stun.bind_failed", local=str(local), kind=kind, error=exc.strerror or exc) from exc
+    return sock
+
+
+def local_endpoint(sock: socket.socket) -> Endpoint:
+    """The address a socket is bound to, as an ``Endpoint``."""
+    host, port = sock.getsockname()[:2]
+    return Endpoint(ipaddress.ip_address(host.split("%", 1)[0]), port)
+
+
+def any_endpoint(family: int = socket.AF_INET, port: int = 0) -> Endpoint:
+    """The wildcard address of ``family`` (``0.0.0.0:port`` or ``[::]:port``)."""
+    ip = ipaddress.IPv6Address("::") if family == socket.AF_INET6 else ipaddress.IPv4Address("0.0.0.0")
+    return Endpoint(ip, port)
+
+
+async def resolve(target: HostPort, kind: SocketKind, family: int = socket.AF_INET) -> tuple[str, int]:
+    """Resolve ``target`` to one ``(ip, port)`` of ``family`` without blocking the loop."""
+    try:
+        literal = ipaddress.ip_address(target.host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        if (literal.version == 6) != (family == socket.AF_INET6):
+            raise NetworkError("stun.resolve_failed", host=target.host, error="address family")
+        return (str(literal), target.port)
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(target.host, target.port, family=family, type=_SOCK_TYPE[kind])
+    except (OSError, UnicodeError) as exc:
+        raise NetworkError("stun.resolve_failed", host=target.host, error=exc) from exc
+    for _family, _type, _proto, _canon, sockaddr in infos:
+        return (str(sockaddr[0]), int(sockaddr[1]))
+    raise NetworkError("stun.resolve_failed", host=target.host, error="no address")
+
+
+async def connect_from(local: Endpoint, remote: tuple[str, int], timeout: float) -> socket.socket:
+    """A TCP connection to ``remote`` from a reuse-port socket bound to ``local``.
+
+    The socket stays non-blocking; the caller owns it (use ``loop.sock_*`` or
+    ``asyncio.open_connection(sock=...)``).
+    """
+    sock = reuse_socket("tcp", local)
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.wait_for(loop.sock_connect(sock, remote), timeout)
+    except asyncio.TimeoutError as exc:
+        sock.close()
+        raise NetTimeout("stun.connect_timeout", remote=_show(remote), timeout=timeout) from exc
+    except OSError as exc:
+        sock.close()
+        raise NetworkError("stun.connect_failed", remote=_show(remote), error=exc.strerror or exc) from exc
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+async def recv_exactly(sock: socket.socket, size: int) -> bytes:
+    """Read exactly ``size`` bytes from a non-blocking stream socket (``b""`` never)."""
+    loop = asyncio.get_running_loop()
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = await loop.sock_recv(sock, size - len(chunks))
+        if not chunk:
+            raise NetworkError("stun.connection_closed", got=len(chunks), wanted=size)
+        chunks += chunk
+    return bytes(chunks)
+
+
+def _show(addr: tuple[str, int]) -> str:
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -100,3 +100,40 @@ def _has_module(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+def _other_pythons() -> list[str]:
+    """Every CPython >= 3.10 on this machine (pyenv installs and PATH), the running one included."""
+    found = {sys.executable}
+    for name in ("python3.10", "python3.11", "python3.12", "python3.13", "python3.14"):
+        path = shutil.which(name)
+        if path and "/shims/" not in path:  # pyenv shims refuse versions not selected globally
+            found.add(path)
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    if pyenv.is_dir():
+        for version in pyenv.iterdir():
+            parts = version.name.split(".")
+            if len(parts) >= 2 and parts[0] == "3" and parts[1].isdigit() and int(parts[1]) >= 10:
+                candidate = version / "bin" / "python3"
+                if candidate.exists():
+                    found.add(str(candidate))
+    unique = {os.path.realpath(path): path for path in sorted(found)}
+    return sorted(unique.values())
+
+
+@pytest.mark.parametrize("python", _other_pythons())
+def test_pyz_runs_on_every_python(pyz: Path, tmp_path: Path, python: str) -> None:
+    """The shipped file on each interpreter: help, a query and a NAT test that reach nobody."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "SHIV_ROOT": str(tmp_path)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([python, "-I", "-S", str(pyz), *args], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
+
+    assert run("-v").returncode == 0
+    query = run("-qj", "127.0.0.1:9", "-d")
+    assert query.returncode == 0 and "MCJE: 服务器离线" in query.stdout, query.stderr
+    config = tmp_path / "stun.json"
+    config.write_text('{"stun_udp": ["127.0.0.1:9"], "stun_tcp": ["127.0.0.1:9"]}')
+    nat = run("-t", "-c", str(config))
+    assert nat.returncode == 1 and "Traceback" not in nat.stderr, nat.stderr

@@ -24,7 +24,7 @@ from nat1_traversal.addr import AddressError, parse_local, parse_remote
 from nat1_traversal.config import Config
 from nat1_traversal.errors import ConfigError, Nat1Error, UsageError
 from nat1_traversal.i18n import t
-from nat1_traversal.log import install_debug_signals, register_secrets, setup_logging
+from nat1_traversal.log import install_debug_signals, register_secrets, setup_logging, url_secrets
 from nat1_traversal.model import Endpoint
 
 log = logging.getLogger("nat1_traversal.cli")
@@ -171,7 +171,7 @@ def _load(options: Options, *, required: bool) -> Config:
             print(t("config.not_created"))
             raise _Finished(2)
     config, warnings = load_config(path)
-    register_secrets([config.dns.token])
+    register_secrets([config.dns.token, *url_secrets(config.dns.id)])
     for warning in warnings:
         log.warning(warning)
     return config

@@ -138,6 +138,21 @@ def register_secrets(secrets: Iterable[str | Secret | None]) -> None:
         REDACTOR.add(secret)
 
 
+def url_secrets(url: str | None) -> list[str]:
+    """The parts of a URL that may be credentials: a password and query values."""
+    if not url or "://" not in url:
+        return []
+    from urllib.parse import parse_qsl, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        found = [parts.password] if parts.password else []
+        found += [value for _, value in parse_qsl(parts.query)]
+    except ValueError:
+        return []
+    return found
+
+
 def install_debug_signals(add_handler: Callable[[int, Callable[[], None]], None]) -> bool:
     """SIGUSR1 turns debug on, SIGUSR2 off, where the OS has them (not Windows).
 

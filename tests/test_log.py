@@ -117,3 +117,9 @@ def test_sigusr_toggles_debug(stream: io.StringIO) -> None:
 
     assert asyncio.run(scenario()) == (True, True)
     assert "调试日志" in stream.getvalue()
+
+
+def test_url_secrets() -> None:
+    assert nat1_log.url_secrets("https://user:pw-1234@hook.example/x?key=abcd5678&v=1") == ["pw-1234", "abcd5678", "1"]
+    assert nat1_log.url_secrets("https://hook.example/x") == []
+    assert nat1_log.url_secrets(None) == []

@@ -1,0 +1,230 @@
+"""The common provider interface and the pure record planning shared by all providers.
+
+A provider is asked to make a small set of records (one address record and one
+SRV record) true.  ``ZoneProvider`` holds the diff logic every REST-style
+provider shares — find the zone, list the records of one name *and* type, keep
+a record that already matches, otherwise update the first one in place or
+create it — so a provider file only translates four calls into its API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar, Generic, Literal, TypeVar
+
+from nat1_traversal.config import DnsSettings
+from nat1_traversal.errors import ProviderError
+from nat1_traversal.model import Mapping
+
+log = logging.getLogger(__name__)
+
+RecordType = Literal["A", "AAAA", "SRV"]
+REQUEST_TIMEOUT = 15.0
+# SPEC §5: every published SRV record uses priority 10 and weight 0.
+SRV_PRIORITY = 10
+SRV_WEIGHT = 0
+
+T = TypeVar("T")
+Z = TypeVar("Z")
+
+
+@dataclass(frozen=True, slots=True)
+class SrvData:
+    priority: int
+    weight: int
+    port: int
+    target: str  # absolute name without the trailing dot
+
+    def text(self) -> str:
+        """Zone-file form ``priority weight port target.``."""
+        return f"{self.priority} {self.weight} {self.port} {self.target}."
+
+    @classmethod
+    def parse(cls, text: str) -> SrvData | None:
+        """Parse ``priority weight port target`` (trailing dot optional); None when malformed."""
+        parts = text.split()
+        if len(parts) != 4:
+            return None
+        try:
+            priority, weight, port = (int(p) for p in parts[:3])
+        except ValueError:
+            return None
+        return cls(priority, weight, port, parts[3].rstrip("."))
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A wanted (or found) record; ``name`` is absolute without the trailing dot."""
+
+    type: RecordType
+    name: str
+    data: str | SrvData  # address text for A/AAAA
+    ttl: int | None = None  # None: the provider's default
+
+    def same_content(self, other: Record) -> bool:
+        """Same name, type and data (names compared case-insensitively), TTL ignored."""
+        if self.type != other.type or self.name.lower() != other.name.lower():
+            return False
+        if isinstance(self.data, SrvData) and isinstance(other.data, SrvData):
+            a, b = self.data, other.data
+            return (a.priority, a.weight, a.port, a.target.lower()) == (
+                b.priority,
+                b.weight,
+                b.port,
+                b.target.lower(),
+            )
+        if isinstance(self.data, str) and isinstance(other.data, str):
+            try:
+                return ipaddress.ip_address(self.data) == ipaddress.ip_address(other.data)
+            except ValueError:
+                return self.data == other.data
+        return False
+
+    def satisfied_by(self, found: Record) -> bool:
+        """True when ``found`` needs no write to become this record."""
+        return self.same_content(found) and (self.ttl is None or self.ttl == found.ttl)
+
+    def describe(self) -> str:
+        data = self.data.text() if isinstance(self.data, SrvData) else self.data
+        return f"{self.name} {self.type} {data}"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRecord(Generic[T]):
+    """A record as the provider holds it, with the provider's handle (id) for it."""
+
+    handle: T
+    record: Record
+
+
+def plan_records(settings: DnsSettings, srv_prefix: str, mapping: Mapping) -> tuple[Record, Record]:
+    """SPEC §5: ``A fqdn -> ip`` and ``SRV <prefix><fqdn> -> 10 0 port fqdn.``."""
+    fqdn = settings.fqdn
+    address_type: RecordType = "AAAA" if mapping.outer.ip.version == 6 else "A"
+    address = Record(address_type, fqdn, str(mapping.outer.ip), settings.ttl)
+    srv = Record(
+        "SRV",
+        srv_prefix + fqdn,
+        SrvData(SRV_PRIORITY, SRV_WEIGHT, mapping.outer.port, fqdn),
+        settings.ttl,
+    )
+    return address, srv
+
+
+def relative_name(name: str, zone: str) -> str:
+    """``name`` relative to ``zone`` (label-aware); ``"@"`` for the apex."""
+    name_l, zone_l = name.lower().rstrip("."), zone.lower().rstrip(".")
+    if name_l == zone_l:
+        return "@"
+    if name_l.endswith("." + zone_l):
+        return name[: len(name_l) - len(zone_l) - 1]
+    return name
+
+
+class Action(Enum):
+    KEEP = "keep"
+    UPDATE = "update"
+    CREATE = "create"
+
+
+def decide(wanted: Record, found: Sequence[RemoteRecord[T]]) -> tuple[Action, RemoteRecord[T] | None]:
+    """Keep when any record of the same name and type already matches; else update the first; else create."""
+    for remote in found:
+        if wanted.satisfied_by(remote.record):
+            return Action.KEEP, remote
+    same = [r for r in found if r.record.type == wanted.type and r.record.name.lower() == wanted.name.lower()]
+    if same:
+        return Action.UPDATE, same[0]
+    return Action.CREATE, None
+
+
+class Provider(ABC):
+    """One DNS provider. Instances are created by ``nat1_traversal.dns.create_provider``."""
+
+    label: ClassVar[str] = "DNS"
+    # False for providers that cannot read what they hold (webhook): every sync writes.
+    can_read: ClassVar[bool] = True
+
+    def __init__(self, settings: DnsSettings, *, timeout: float = REQUEST_TIMEOUT) -> None:
+        self.settings = settings
+        self.timeout = timeout
+
+    @abstractmethod
+    async def sync(self, records: Sequence[Record]) -> int:
+        """Make ``records`` true at the provider, writing only what differs; returns the writes made."""
+
+    async def confirm(self, records: Sequence[Record]) -> bool:
+        """Read back and check ``records`` (default: nothing to check)."""
+        return True
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
+        """Release sessions/clients."""
+
+    async def blocking(self, func: Callable[[], T]) -> T:
+        """Run a blocking SDK/requests call off the event loop."""
+        return await asyncio.to_thread(func)
+
+
+class ZoneProvider(Provider, Generic[Z, T]):
+    """Template for REST providers: zone lookup (cached) + per name/type list, update, create."""
+
+    def __init__(self, settings: DnsSettings, *, timeout: float = REQUEST_TIMEOUT) -> None:
+        super().__init__(settings, timeout=timeout)
+        self._zone: Z | None = None
+
+    @property
+    def zone_name(self) -> str:
+        return (self.settings.domain or "").strip(".")
+
+    async def zone(self) -> Z:
+        if self._zone is None:
+            self._zone = await self.find_zone()
+        return self._zone
+
+    @abstractmethod
+    async def find_zone(self) -> Z:
+        """Look the zone up by name; raise ZoneNotFound when it is not in the account."""
+
+    @abstractmethod
+    async def list_records(self, zone: Z, wanted: Record) -> list[RemoteRecord[T]]:
+        """Every record of ``wanted.name`` and ``wanted.type`` (all pages)."""
+
+    @abstractmethod
+    async def create_record(self, zone: Z, wanted: Record) -> None: ...
+
+    @abstractmethod
+    async def update_record(self, zone: Z, current: RemoteRecord[T], wanted: Record) -> None: ...
+
+    async def sync(self, records: Sequence[Record]) -> int:
+        zone = await self.zone()
+        writes = 0
+        for wanted in records:
+            found = await self.list_records(zone, wanted)
+            action, current = decide(wanted, found)
+            log.debug("%s: %s -> %s", self.label, wanted.describe(), action.name)
+            if action is Action.UPDATE and current is not None:
+                await self.update_record(zone, current, wanted)
+                writes += 1
+            elif action is Action.CREATE:
+                await self.create_record(zone, wanted)
+                writes += 1
+        return writes
+
+    async def confirm(self, records: Sequence[Record]) -> bool:
+        zone = await self.zone()
+        for wanted in records:
+            found = await self.list_records(zone, wanted)
+            if not any(wanted.satisfied_by(r.record) for r in found):
+                log.debug("%s: read-back of %s found %s", self.label, wanted.describe(), found)
+                return False
+        return True
+
+
+def api_error(provider: str, detail: str) -> ProviderError:
+    return ProviderError("dns.api_error", provider=provider, detail=detail)

@@ -1,0 +1,95 @@
+"""A small JSON-over-HTTP client for the REST providers (Cloudflare, dynv6, webhook).
+
+``requests`` is blocking, so every call runs in a worker thread.  Credentials
+travel only in headers, which are never logged; URLs and bodies are logged at
+DEBUG (ours never carry credentials).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+
+from nat1_traversal.errors import NetTimeout, NetworkError
+
+log = logging.getLogger(__name__)
+
+JsonValue = object
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user:password@ and without the query (either may hold a credential)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    status: int
+    body: JsonValue  # parsed JSON, or the text when the body is not JSON
+    retry_after: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+class JsonHttp:
+    """One ``requests.Session`` used from worker threads, with a per-request timeout."""
+
+    def __init__(self, provider: str, timeout: float) -> None:
+        self.provider = provider
+        self.timeout = timeout
+        self._session = requests.Session()
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        body: JsonValue | None = None,
+        raw_body: bytes | None = None,
+    ) -> HttpReply:
+        log.debug("%s: %s %s params=%s body=%s", self.provider, method, safe_url(url), params, body)
+        data = raw_body if raw_body is not None else (
+            json.dumps(body, separators=(",", ":")).encode() if body is not None else None
+        )
+        all_headers = {"Accept": "application/json", "User-Agent": "nat1_traversal"}
+        if data is not None:
+            all_headers["Content-Type"] = "application/json"
+        all_headers.update(headers or {})
+
+        def call() -> requests.Response:
+            return self._session.request(
+                method, url, headers=all_headers, params=params, data=data, timeout=self.timeout
+            )
+
+        try:
+            response = await asyncio.to_thread(call)
+        except requests.Timeout as exc:
+            raise NetTimeout("dns.timeout", provider=self.provider, seconds=self.timeout) from exc
+        except requests.RequestException as exc:
+            # The message of a connection error names host and port, never headers.
+            raise NetworkError("dns.network", provider=self.provider, detail=type(exc).__name__) from exc
+        try:
+            parsed: JsonValue = response.json()
+        except ValueError:
+            parsed = response.text[:500]
+        log.debug("%s: -> %d %s", self.provider, response.status_code, parsed)
+        return HttpReply(response.status_code, parsed, response.headers.get("Retry-After"))
+
+    def close(self) -> None:
+        self._session.close()

@@ -1,0 +1,182 @@
+"""Tencent Cloud DNSPod, API 3.0 (TC3-HMAC-SHA256 signed by ``tencentcloud-sdk-python-dnspod``).
+
+``id`` = SecretId, ``token`` = SecretKey.  Calls: DescribeRecordList (paged
+with Offset/Limit, filtered by Subdomain and RecordType), CreateRecord,
+ModifyRecord, DescribeRecord (read-back by id: the list has an index delay of
+up to ~30 s after a write, per the API reference).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import cast
+from urllib.parse import urlsplit
+
+from nat1_traversal.config import DnsSettings
+from nat1_traversal.dns.base import REQUEST_TIMEOUT, Record, RemoteRecord, SrvData, ZoneProvider, relative_name
+from nat1_traversal.errors import (
+    NetTimeout,
+    NetworkError,
+    ProviderAuthError,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    ZoneNotFound,
+)
+
+try:
+    from tencentcloud.common import credential
+    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.dnspod.v20210323 import dnspod_client
+except ImportError as exc:  # pragma: no cover - exercised by the registry test with a blocked import
+    raise ProviderUnavailable(
+        "dns.unavailable", provider="tencentcloud", package="tencentcloud-sdk-python-dnspod"
+    ) from exc
+
+DEFAULT_LINE = "默认"  # DNSPod's default resolution line; the API wants this literal name
+PAGE_SIZE = 100
+MAX_PAGES = 100
+# The SDK logs whole requests (with the Authorization header) at DEBUG: keep it quiet.
+logging.getLogger("tencentcloud_sdk_common").setLevel(logging.WARNING)
+
+JsonObj = dict[str, object]
+
+
+class TencentCloudProvider(ZoneProvider[str, int]):
+    label = "腾讯云 DNSPod"
+
+    def __init__(self, settings: DnsSettings, *, timeout: float = REQUEST_TIMEOUT) -> None:
+        super().__init__(settings, timeout=timeout)
+        http_profile = HttpProfile(reqTimeout=max(1, round(timeout)))
+        if settings.endpoint:
+            parts = urlsplit(settings.endpoint)
+            http_profile.endpoint = parts.netloc or parts.path
+            http_profile.scheme = parts.scheme or "https"
+            http_profile.protocol = http_profile.scheme
+        cred = credential.Credential(settings.id or "", settings.token.reveal() if settings.token else "")
+        self._client = dnspod_client.DnspodClient(cred, "", ClientProfile(httpProfile=http_profile))
+        # (name, type) -> id of a record we wrote, in case the list has not indexed it yet.
+        self._written: dict[tuple[str, str], RemoteRecord[int]] = {}
+
+    async def _call(self, action: str, params: JsonObj) -> JsonObj:
+        def call() -> JsonObj:
+            return cast(JsonObj, self._client.call_json(action, params))
+
+        try:
+            answer = await self.blocking(call)
+        except TencentCloudSDKException as exc:
+            raise self._error(exc) from exc
+        response = answer.get("Response")
+        return cast(JsonObj, response) if isinstance(response, dict) else {}
+
+    def _error(self, exc: TencentCloudSDKException) -> Exception:
+        code = str(exc.code or "")
+        fields = {"provider": self.label, "detail": f"{code}: {exc.message}", "zone": self.zone_name}
+        if code in ("ClientNetworkError", "ServerNetworkError"):
+            text = str(exc.message).lower()
+            if "timed out" in text or "timeout" in text:
+                return NetTimeout("dns.timeout", provider=self.label, seconds=self.timeout)
+            return NetworkError("dns.network", **fields)
+        if code.startswith("RequestLimitExceeded"):
+            return RateLimited("dns.rate_limited", hint="dns.hint.rate", **fields)
+        if code in ("AuthFailure.UnauthorizedOperation", "UnauthorizedOperation") or code.startswith(
+            "UnauthorizedOperation."
+        ):
+            return ProviderAuthError("dns.forbidden", hint="dns.hint.permission", **fields)
+        if code.startswith("AuthFailure"):
+            return ProviderAuthError("dns.auth_failed", hint="dns.hint.auth", **fields)
+        if "DomainNotExists" in code or code == "ResourceNotFound.NoDataOfDomain":
+            return ZoneNotFound("dns.zone_not_found", hint="dns.hint.zone", **fields)
+        return ProviderError("dns.api_error", **fields)
+
+    def _sub(self, name: str) -> str:
+        return relative_name(name, self.zone_name)
+
+    async def find_zone(self) -> str:
+        # DNSPod addresses a zone by its name; list_records reports a missing one.
+        return self.zone_name
+
+    async def list_records(self, zone: str, wanted: Record) -> list[RemoteRecord[int]]:
+        found: list[RemoteRecord[int]] = []
+        params: JsonObj = {"Domain": zone, "Subdomain": self._sub(wanted.name), "RecordType": wanted.type}
+        offset = 0
+        for _ in range(MAX_PAGES):
+            try:
+                answer = await self._call("DescribeRecordList", {**params, "Offset": offset, "Limit": PAGE_SIZE})
+            except ProviderError as exc:
+                # An empty result is an error in this API, not an empty list.
+                if "ResourceNotFound.NoDataOfRecord" in str(exc.fields.get("detail")):
+                    break
+                raise
+            items = answer.get("RecordList")
+            items = items if isinstance(items, list) else []
+            offset += len(items)
+            for item in items:
+                remote = self._parse(item, wanted)
+                if remote is not None:
+                    found.append(remote)
+            info = answer.get("RecordCountInfo")
+            total = info.get("TotalCount") if isinstance(info, dict) else None
+            # Advance by what came back: the service may cap Limit below what we asked for.
+            if not items or not isinstance(total, int) or offset >= total:
+                break
+        cached = self._written.get((wanted.name.lower(), wanted.type))
+        if cached is not None and all(r.handle != cached.handle for r in found):
+            found.append(cached)
+        return found
+
+    def _parse(self, item: object, wanted: Record) -> RemoteRecord[int] | None:
+        if not isinstance(item, dict) or item.get("Type") != wanted.type:
+            return None
+        if str(item.get("Name", "")).lower() != self._sub(wanted.name).lower():
+            return None
+        ttl = item.get("TTL")
+        value = str(item.get("Value", ""))
+        data: str | SrvData | None = SrvData.parse(value) if wanted.type == "SRV" else value
+        if data is None:
+            return None
+        return RemoteRecord(int(item["RecordId"]), Record(wanted.type, wanted.name, data,
+                                                          ttl if isinstance(ttl, int) else None))
+
+    def _params(self, zone: str, wanted: Record) -> JsonObj:
+        value = wanted.data.text() if isinstance(wanted.data, SrvData) else wanted.data
+        params: JsonObj = {
+            "Domain": zone,
+            "SubDomain": self._sub(wanted.name),
+            "RecordType": wanted.type,
+            "RecordLine": DEFAULT_LINE,
+            "Value": value,
+        }
+        if wanted.ttl is not None:
+            params["TTL"] = wanted.ttl
+        return params
+
+    async def create_record(self, zone: str, wanted: Record) -> None:
+        answer = await self._call("CreateRecord", self._params(zone, wanted))
+        record_id = answer.get("RecordId")
+        if isinstance(record_id, int):
+            self._written[(wanted.name.lower(), wanted.type)] = RemoteRecord(record_id, wanted)
+
+    async def update_record(self, zone: str, current: RemoteRecord[int], wanted: Record) -> None:
+        await self._call("ModifyRecord", {**self._params(zone, wanted), "RecordId": current.handle})
+        self._written[(wanted.name.lower(), wanted.type)] = RemoteRecord(current.handle, wanted)
+
+    async def confirm(self, records: Sequence[Record]) -> bool:
+        zone = await self.zone()
+        for wanted in records:
+            written = self._written.get((wanted.name.lower(), wanted.type))
+            if written is None:
+                continue  # not written by this sync: it was read and matched just now
+            answer = await self._call("DescribeRecord", {"Domain": zone, "RecordId": written.handle})
+            info = answer.get("RecordInfo")
+            if not isinstance(info, dict):
+                return False
+            item = {"RecordId": written.handle, "Type": info.get("RecordType"), "Name": info.get("SubDomain"),
+                    "Value": info.get("Value"), "TTL": info.get("TTL")}
+            remote = self._parse(item, wanted)
+            if remote is None or not wanted.satisfied_by(remote.record):
+                return False
+        return True

@@ -1,0 +1,81 @@
+"""``dns: webhook``: two JSON POSTs per mapping to the URL in ``id`` (SPEC §5).
+
+A webhook cannot be read back, so it is told about every new mapping; the
+publisher makes sure an unchanged mapping is not sent twice in one run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from urllib.parse import urlsplit
+
+from nat1_traversal.config import DnsSettings
+from nat1_traversal.dns.base import REQUEST_TIMEOUT, Provider, Record, SrvData
+from nat1_traversal.dns.http import HttpReply, JsonHttp, safe_url
+from nat1_traversal.errors import ProviderAuthError, ProviderError, RateLimited
+from nat1_traversal.i18n import t
+
+log = logging.getLogger(__name__)
+
+JsonObj = dict[str, object]
+
+
+class WebhookProvider(Provider):
+    label = "webhook"
+    can_read = False
+
+    def __init__(self, settings: DnsSettings, *, timeout: float = REQUEST_TIMEOUT) -> None:
+        super().__init__(settings, timeout=timeout)
+        self._url = (settings.id or "").strip()
+        self._http = JsonHttp(self.label, timeout)
+        self._headers: dict[str, str] = {}
+        if settings.token:
+            self._headers["Authorization"] = f"Bearer {settings.token.reveal()}"
+        self._warned_plain_http = False
+
+    async def aclose(self) -> None:
+        self._http.close()
+
+    def bodies(self, records: Sequence[Record]) -> list[JsonObj]:
+        """The two bodies of SPEC §5, A (or AAAA) first, then SRV."""
+        sub = (self.settings.sub_domain or "").strip()
+        domain = (self.settings.domain or "").strip(".")
+        out: list[JsonObj] = []
+        for record in records:
+            if isinstance(record.data, SrvData):
+                prefix = record.name[: len(record.name) - len(self.settings.fqdn)]
+                out.append({
+                    "name": prefix + sub,
+                    "data": sub,
+                    "type": "SRV",
+                    "domain": domain,
+                    "priority": record.data.priority,
+                    "weight": record.data.weight,
+                    "port": record.data.port,
+                })
+            else:
+                out.append({"name": sub, "data": record.data, "type": record.type, "domain": domain})
+        return out
+
+    async def sync(self, records: Sequence[Record]) -> int:
+        if self._headers and urlsplit(self._url).scheme == "http" and not self._warned_plain_http:
+            self._warned_plain_http = True
+            log.warning(t("dns.webhook_plain_http", url=safe_url(self._url)))
+        writes = 0
+        for body in self.bodies(records):
+            raw = json.dumps(body).encode()
+            reply = await self._http.request("POST", self._url, headers=self._headers, raw_body=raw)
+            if not reply.ok:
+                raise self._error(reply)
+            writes += 1
+        return writes
+
+    def _error(self, reply: HttpReply) -> ProviderError:
+        fields = {"provider": self.label, "detail": f"HTTP {reply.status}", "zone": self.settings.domain}
+        if reply.status == 429:
+            return RateLimited("dns.rate_limited", hint="dns.hint.rate", **fields)
+        if reply.status in (401, 403):
+            return ProviderAuthError("dns.auth_failed", hint="dns.hint.auth", **fields)
+        return ProviderError("dns.api_error", **fields)

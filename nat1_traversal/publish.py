@@ -1,0 +1,176 @@
+"""Publishing a mapping: DNS records through the configured provider, and the ``on_change`` hook.
+
+The keeper calls ``Publisher.submit(mapping)`` on every new mapping.  Only the
+newest mapping matters: a submit cancels the publish still in flight.  A
+publish plans the records (SPEC §5), lets the provider write only what differs,
+reads back, and retries failures with capped exponential backoff and jitter,
+forever (a DNS outage must never stop the mapping loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import shlex
+from dataclasses import dataclass
+
+from nat1_traversal.config import Config
+from nat1_traversal.dns import create_provider
+from nat1_traversal.dns.base import Provider, plan_records
+from nat1_traversal.errors import Nat1Error, ProviderError
+from nat1_traversal.i18n import t
+from nat1_traversal.model import Mapping
+
+log = logging.getLogger(__name__)
+
+HOOK_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Delay before attempt n+1 = min(cap, first * factor**(n-1)) * (1 ± jitter)."""
+
+    first_delay: float = 2.0
+    factor: float = 2.0
+    max_delay: float = 300.0
+    jitter: float = 0.2
+    max_attempts: int | None = None  # None: retry until a newer mapping replaces this one
+
+    def delay(self, failures: int, rng: random.Random) -> float:
+        base = min(self.max_delay, self.first_delay * self.factor ** max(0, failures - 1))
+        return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
+
+
+class Publisher:
+    """Publishes each new mapping once; owns at most one publish task at a time."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        provider: Provider | None = None,
+        retry: RetryPolicy | None = None,
+        hook_timeout: float = HOOK_TIMEOUT,
+    ) -> None:
+        self.config = config
+        # Creating the provider imports its SDK now, so a missing package is reported at start.
+        self.provider = provider if provider is not None else create_provider(config.dns)
+        self.retry = retry or RetryPolicy()
+        self.hook_timeout = hook_timeout
+        self._rng = random.Random()
+        self._task: asyncio.Task[None] | None = None
+        self._wanted: Mapping | None = None
+
+    # --- public API --------------------------------------------------------
+    def submit(self, mapping: Mapping) -> None:
+        """Publish ``mapping`` in the background; a newer submit cancels an older one."""
+        if mapping == self._wanted:
+            return
+        self._wanted = mapping
+        previous = self._task
+        self._task = asyncio.get_running_loop().create_task(self._run(mapping, previous), name="publish")
+
+    async def publish(self, mapping: Mapping) -> None:
+        """One full publish: DNS (with retries) and the on_change hook, concurrently."""
+        tasks = [asyncio.ensure_future(self._publish_dns(mapping))]
+        if self.config.on_change:
+            tasks.append(asyncio.ensure_future(self._run_hook(self.config.on_change, mapping)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.wait(tasks)
+
+    async def aclose(self) -> None:
+        """Cancel and await the publish in flight, then release the provider."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+        await self.provider.aclose()
+
+    # --- internals -----------------------------------------------------------
+    async def _run(self, mapping: Mapping, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            previous.cancel()
+            await asyncio.wait([previous])
+        try:
+            await self.publish(mapping)
+        except Nat1Error as exc:
+            log.error(t("dns.gave_up", error=exc))
+            self._forget(mapping)
+        except Exception as exc:
+            log.exception(t("dns.unexpected", error=exc))
+            self._forget(mapping)
+
+    def _forget(self, mapping: Mapping) -> None:
+        # Allow a later submit of the same mapping to try again.
+        if self._wanted == mapping:
+            self._wanted = None
+
+    async def _publish_dns(self, mapping: Mapping) -> None:
+        if self.config.dns.kind == "no_dns":
+            return
+        records = plan_records(self.config.dns, self.config.srv_prefix, mapping)
+        failures = 0
+        last_error = ""
+        while True:
+            try:
+                writes = await self.provider.sync(records)
+                if writes and not await self.provider.confirm(records):
+                    raise ProviderError("dns.confirm_failed", provider=self.provider.label)
+            except Nat1Error as exc:
+                failures += 1
+                if self.retry.max_attempts is not None and failures >= self.retry.max_attempts:
+                    raise
+                delay = self.retry.delay(failures, self._rng)
+                message = t("dns.retry", error=exc, delay=delay)
+                # Log a failure when it is new; repeating the same one every retry is noise.
+                if str(exc) != last_error:
+                    log.warning(message)
+                else:
+                    log.debug("%s", message)
+                last_error = str(exc)
+                await asyncio.sleep(delay)
+                continue
+            fields = {"name": self.config.dns.fqdn, "ip": mapping.outer.ip, "port": mapping.outer.port}
+            log.info(t("dns.published" if writes else "dns.unchanged", **fields))
+            return
+
+    async def _run_hook(self, command: str, mapping: Mapping) -> None:
+        """Run ``on_change proto inner_ip inner_port outer_ip outer_port`` (no shell); never raises."""
+        argv = [
+            *shlex.split(command),
+            mapping.proto,
+            str(mapping.inner.ip),
+            str(mapping.inner.port),
+            str(mapping.outer.ip),
+            str(mapping.outer.port),
+        ]
+        log.debug("on_change: %s", argv)
+        try:
+            process = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL)
+        except (OSError, ValueError) as exc:
+            log.warning(t("dns.hook_missing", command=command, error=exc))
+            return
+        try:
+            code = await asyncio.wait_for(process.wait(), self.hook_timeout)
+        except asyncio.TimeoutError:
+            log.warning(t("dns.hook_timeout", command=command, seconds=self.hook_timeout))
+            await _kill(process)
+            return
+        except asyncio.CancelledError:
+            await _kill(process)
+            raise
+        if code != 0:
+            log.warning(t("dns.hook_failed", command=command, code=code))
+
+
+async def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+        await process.wait()

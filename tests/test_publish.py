@@ -1,0 +1,180 @@
+"""Publisher: newest mapping wins, unchanged mappings are not republished, retries, on_change hook."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from nat1_traversal.config import Config, DnsSettings
+from nat1_traversal.dns.base import Provider, Record, SrvData
+from nat1_traversal.errors import RateLimited
+from nat1_traversal.model import Endpoint, Mapping, Secret
+from nat1_traversal.publish import Publisher, RetryPolicy
+
+INNER = Endpoint(ipaddress.ip_address("192.168.1.2"), 25565)
+
+
+def mapping(port: int) -> Mapping:
+    return Mapping("tcp", INNER, Endpoint(ipaddress.ip_address("203.0.113.7"), port))
+
+
+SETTINGS = DnsSettings(kind="webhook", id="http://127.0.0.1:9/x", token=Secret("t"), domain="example.com",
+                       sub_domain="mc")
+FAST = RetryPolicy(first_delay=0.01, max_delay=0.02, jitter=0.0)
+
+
+class ScriptedProvider(Provider):
+    """Records every sync; can block until released or fail a number of times."""
+
+    label = "scripted"
+
+    def __init__(self, fail_times: int = 0) -> None:
+        super().__init__(SETTINGS)
+        self.synced: list[tuple[Record, ...]] = []
+        self.started = asyncio.Event()
+        self.gate: asyncio.Event | None = None
+        self.cancelled = 0
+        self.fail_times = fail_times
+        self.closed = False
+
+    async def sync(self, records: Sequence[Record]) -> int:
+        self.started.set()
+        if self.gate is not None:
+            try:
+                await self.gate.wait()
+            except asyncio.CancelledError:
+                self.cancelled += 1
+                raise
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RateLimited("dns.rate_limited", provider="scripted", detail="429")
+        self.synced.append(tuple(records))
+        return len(records)
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def config(on_change: str | None = None, dns: DnsSettings = SETTINGS) -> Config:
+    return Config(type="mcje", dns=dns, on_change=on_change)
+
+
+async def wait_idle(publisher: Publisher) -> None:
+    task = publisher._task
+    assert task is not None
+    await asyncio.wait_for(asyncio.shield(task), 10)
+
+
+@pytest.mark.asyncio
+async def test_plans_a_and_srv(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    provider = ScriptedProvider()
+    publisher = Publisher(config(), provider=provider, retry=FAST)
+    await publisher.publish(mapping(34567))
+    a, srv = provider.synced[0]
+    assert (a.type, a.name, a.data) == ("A", "mc.example.com", "203.0.113.7")
+    assert (srv.type, srv.name, srv.data) == ("SRV", "_minecraft._tcp.mc.example.com",
+                                             SrvData(10, 0, 34567, "mc.example.com"))
+    assert caplog.text.count("DDNS更新成功 mc.example.com -> 203.0.113.7:34567") == 1
+    await publisher.aclose()
+    assert provider.closed
+
+
+@pytest.mark.asyncio
+async def test_newest_mapping_wins_and_cancels_the_older_publish() -> None:
+    provider = ScriptedProvider()
+    provider.gate = asyncio.Event()
+    publisher = Publisher(config(), provider=provider, retry=FAST)
+    publisher.submit(mapping(1000))
+    await asyncio.wait_for(provider.started.wait(), 5)
+    publisher.submit(mapping(2000))
+    provider.gate.set()
+    await wait_idle(publisher)
+    assert provider.cancelled == 1
+    assert [r[1].data for r in provider.synced] == [SrvData(10, 0, 2000, "mc.example.com")]
+    await publisher.aclose()
+
+
+@pytest.mark.asyncio
+async def test_same_mapping_is_not_published_twice() -> None:
+    provider = ScriptedProvider()
+    publisher = Publisher(config(), provider=provider, retry=FAST)
+    publisher.submit(mapping(1000))
+    await wait_idle(publisher)
+    publisher.submit(mapping(1000))
+    await wait_idle(publisher)
+    assert len(provider.synced) == 1
+    await publisher.aclose()
+
+
+@pytest.mark.asyncio
+async def test_failures_are_retried_without_blocking_submit(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    provider = ScriptedProvider(fail_times=3)
+    publisher = Publisher(config(), provider=provider, retry=FAST)
+    publisher.submit(mapping(1000))  # returns at once
+    await wait_idle(publisher)
+    assert len(provider.synced) == 1
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, "the same failure is logged once, not every retry"
+    await publisher.aclose()
+
+
+def test_backoff_is_capped_and_jittered() -> None:
+    import random
+
+    policy = RetryPolicy()
+    rng = random.Random(1)
+    delays = [policy.delay(n, rng) for n in range(1, 30)]
+    assert delays[0] < 3 and max(delays) <= 300 * 1.2 and delays[-1] >= 300 * 0.8
+    assert len({round(d, 6) for d in delays[-5:]}) > 1
+
+
+@pytest.mark.asyncio
+async def test_aclose_cancels_a_publish_in_flight() -> None:
+    provider = ScriptedProvider()
+    provider.gate = asyncio.Event()
+    publisher = Publisher(config(), provider=provider, retry=FAST)
+    publisher.submit(mapping(1000))
+    await asyncio.wait_for(provider.started.wait(), 5)
+    await asyncio.wait_for(publisher.aclose(), 5)
+    assert provider.cancelled == 1 and provider.closed
+
+
+@pytest.mark.asyncio
+async def test_no_dns_publishes_nothing_but_runs_the_hook(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    out = tmp_path / "args.txt"
+    script = f"import sys; open({str(out)!r}, 'w').write(' '.join(sys.argv[1:]))"
+    command = f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}"
+    publisher = Publisher(config(command, dns=DnsSettings()))
+    await publisher.publish(mapping(34567))
+    await publisher.aclose()
+    assert out.read_text() == "tcp 192.168.1.2 25565 203.0.113.7 34567"
+    assert "DDNS" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_hook_failures_are_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    failing = f"{shlex.quote(sys.executable)} -c 'import sys; sys.exit(3)'"
+    publisher = Publisher(config(failing, dns=DnsSettings()))
+    await publisher.publish(mapping(1))
+    assert "退出码 3" in caplog.text
+    publisher = Publisher(config(str(tmp_path / "does-not-exist"), dns=DnsSettings()))
+    await publisher.publish(mapping(1))
+    assert "无法运行 on_change" in caplog.text
+    slow = f"{shlex.quote(sys.executable)} -c 'import time; time.sleep(30)'"
+    publisher = Publisher(config(slow, dns=DnsSettings()), hook_timeout=0.5)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await publisher.publish(mapping(1))
+    assert loop.time() - started < 10
+    assert "已终止" in caplog.text

@@ -1,0 +1,3 @@
+from demo.demo import main
+
+raise SystemExit(main())

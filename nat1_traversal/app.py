@@ -1,0 +1,231 @@
+"""One service, wired: keeper + (forward mode) forwarder + publisher, and clean signals.
+
+``run_service`` is what the CLI runs inside ``asyncio.run``. It refuses the
+combinations that cannot work, starts the forwarder (forward mode) or checks that
+the port can be shared (shared-port mode), runs the keeper until SIGTERM/SIGINT,
+then stops everything within a second. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from typing import Protocol
+
+from nat1_traversal.config import Config
+from nat1_traversal.errors import Nat1Error, NetworkError, UsageError
+from nat1_traversal.forward.tcp import TcpForwarder
+from nat1_traversal.forward.udp import UdpForwarder
+from nat1_traversal.i18n import t
+from nat1_traversal.keeper import (
+    Filtering,
+    Keeper,
+    KeeperTiming,
+    MappingPath,
+    cancel_and_wait,
+    is_fatal_bind_error,
+    loopback_of,
+)
+from nat1_traversal.keeper_tcp import TcpPath
+from nat1_traversal.keeper_udp import UdpPath, filtering_hint
+from nat1_traversal.keeper_watch import Probe, ServiceWatch
+from nat1_traversal.model import Endpoint, Mapping
+from nat1_traversal.net import family_of, reuse_socket
+from nat1_traversal.servers import DEFAULT_KEEPALIVE_TCP, DEFAULT_STUN_TCP, DEFAULT_STUN_UDP
+
+log = logging.getLogger(__name__)
+
+# How long shutdown may take in all before we stop waiting for the pieces.
+SHUTDOWN_BUDGET = 0.8
+
+
+class Submitter(Protocol):
+    def submit(self, mapping: Mapping) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+def check_supported(config: Config, *, platform: str = sys.platform) -> None:
+    """Refuse what cannot work (SPEC section 1): raises UsageError (exit 2)."""
+    if config.forward_mode:
+        return
+    if platform == "win32" or not hasattr(socket, "SO_REUSEPORT"):
+        raise UsageError("keeper.shared_unsupported_os")
+    if config.type == "udp":
+        raise UsageError("keeper.shared_udp")
+
+
+class Service:
+    """The pieces of one running service; ``run()`` until cancelled, then ``aclose()``."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        timing: KeeperTiming | None = None,
+        publisher: Submitter | None = None,
+        probe: Probe | None = None,
+    ) -> None:
+        if config.local is None:
+            raise UsageError("keeper.no_local")
+        self.config = config
+        self.local: Endpoint = config.local
+        self.timing = timing or KeeperTiming.for_interval(config.keepalive_interval)
+        self._publisher = publisher
+        self._probe = probe
+        self.forwarder: TcpForwarder | UdpForwarder | None = None
+        self.watch: ServiceWatch | None = None
+        self.keeper: Keeper | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Bind what must be bound now (forward mode) and build the keeper."""
+        config = self.config
+        if self._publisher is None:
+            from nat1_traversal.publish import Publisher
+
+            self._publisher = Publisher(config)
+        family = family_of(self.local)
+        if config.type != "udp":
+            target = config.remote if config.remote is not None else loopback_of(self.local)
+            self.watch = ServiceWatch(config.type, target, self.timing, probe=self._probe)
+        path: MappingPath
+        udp_servers = config.stun_udp or DEFAULT_STUN_UDP
+        if config.proto == "tcp":
+            if config.remote is not None:
+                self.forwarder = TcpForwarder(self.local, config.remote, proxy_protocol=config.proxy_protocol)
+                await self.forwarder.start()
+            path = TcpPath(self.local, config.keepalive_tcp or DEFAULT_KEEPALIVE_TCP, self.timing, family=family)
+            servers = config.stun_tcp or DEFAULT_STUN_TCP
+
+            async def filtering() -> tuple[Filtering, bool] | None:
+                verdict = await filtering_hint(udp_servers, self.timing, family=family)
+                return None if verdict is None else (verdict, False)
+
+        else:
+            udp_forwarder: UdpForwarder | None = None
+            if config.remote is not None:
+                udp_forwarder = UdpForwarder(self.local, config.remote)
+                self.forwarder = udp_forwarder
+                await udp_forwarder.start()
+            udp_path = UdpPath(self.local, self.timing, forwarder=udp_forwarder, family=family)
+            path = udp_path
+            servers = udp_servers
+
+            async def filtering() -> tuple[Filtering, bool] | None:
+                return await udp_path.filtering(udp_servers)
+
+        self.keeper = Keeper(
+            path,
+            servers,
+            submit=self._submit,
+            timing=self.timing,
+            before_mapping=self._before_mapping,
+            filtering=filtering,
+        )
+
+    def _submit(self, mapping: Mapping) -> None:
+        assert self._publisher is not None
+        self._publisher.submit(mapping)
+
+    async def _before_mapping(self) -> None:
+        """Shared-port mode: the service must hold the port first, and let us share it."""
+        if self.watch is not None:
+            if not self.config.forward_mode:
+                await self.watch.wait_ready()
+            # Forward mode does not wait for the server, but says at once how it is.
+            check_first = self.config.forward_mode
+            self._watch_task = asyncio.create_task(self.watch.run(check_first=check_first), name="nat1-local-watch")
+        if not self.config.forward_mode:
+            self._check_shareable()
+
+    def _check_shareable(self) -> None:
+        try:
+            sock = reuse_socket(self.config.proto, self.local)
+        except NetworkError as exc:
+            if is_fatal_bind_error(exc):
+                cause = exc.__cause__
+                error = cause.strerror if isinstance(cause, OSError) and cause.strerror else cause
+                raise NetworkError("keeper.shared_bind_failed", local=str(self.local), error=error) from exc
+            raise
+        sock.close()
+
+    async def run(self) -> None:
+        assert self.keeper is not None, "start() first"
+        await self.keeper.run()
+
+    async def aclose(self) -> None:
+        await cancel_and_wait(self._watch_task, SHUTDOWN_BUDGET / 2)
+        if self.forwarder is not None:
+            await self.forwarder.aclose()
+        if self._publisher is not None:
+            await self._publisher.aclose()
+
+
+def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Callable[[], None]:
+    """SIGINT/SIGTERM: the first asks for a clean stop, the second exits at once."""
+    installed: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        if stop.is_set():
+            log.warning(t("keeper.forced_exit"))
+            logging.shutdown()
+            os._exit(128 + signum)
+        log.info(t("keeper.stopping"))
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal, int(signum))
+        except (NotImplementedError, RuntimeError, ValueError):  # Windows / not the main thread
+            continue
+        installed.append(signum)
+
+    def remove() -> None:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+    return remove
+
+
+async def run_service(
+    config: Config,
+    *,
+    timing: KeeperTiming | None = None,
+    stop: asyncio.Event | None = None,
+    service: Service | None = None,
+) -> int:
+    """Run one service until a signal (or ``stop``); 0 on a clean stop.
+
+    Raises ``Nat1Error`` for what the CLI renders: UsageError (exit 2) for modes
+    that cannot work here, NetworkError when the port cannot be bound or shared,
+    NatUnusable when the NAT cannot take inbound connections.
+    """
+    check_supported(config)
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    remove_signals = _install_signals(loop, stop)
+    service = service or Service(config, timing=timing)
+    keeper_task: asyncio.Task[None] | None = None
+    stop_task = asyncio.create_task(stop.wait(), name="nat1-stop")
+    try:
+        await service.start()
+        keeper_task = asyncio.create_task(service.run(), name="nat1-keeper")
+        await asyncio.wait({keeper_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        if keeper_task.done():
+            keeper_task.result()  # raises what ended the keeper (e.g. NatUnusable)
+            raise Nat1Error("keeper.stopped_unexpectedly")
+        return 0
+    finally:
+        stop_task.cancel()
+        await cancel_and_wait(keeper_task, SHUTDOWN_BUDGET / 2)
+        try:
+            await asyncio.wait_for(service.aclose(), SHUTDOWN_BUDGET / 2)
+        except asyncio.TimeoutError:
+            log.debug("shutdown: some pieces did not close in time")
+        remove_signals()

@@ -1,0 +1,192 @@
+"""TCP mapping path: STUN over TCP from the service port, kept alive by an HTTP connection.
+
+The keepalive is a persistent HTTP/1.1 connection from the service port to a web
+server, with a ``HEAD /`` every ``keepalive_interval``. As long as that connection
+lives, the NAT keeps the port's mapping (an endpoint-independent NAT shares one
+mapping among all connections of an inner port, RFC 5382 section 4.1), and it needs
+no hairpin support from the router. The connection is opened *before* STUN is
+asked, so the mapping STUN reports is the one the keepalive holds.
+
+A broken keepalive (reset, EOF, a reply that does not come) ends ``hold`` at once;
+the keeper then re-acquires. Every connection we end ourselves is closed with RST
+(``SO_LINGER`` 0) so that no TIME_WAIT blocks reaching the same server from the
+same port again right away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Sequence
+
+from nat1_traversal.errors import NetworkError
+from nat1_traversal.keeper import HoldResult, KeeperTiming, Recheck, ServerOrder
+from nat1_traversal.keeper_net import Resolver
+from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
+from nat1_traversal.net import connect_from
+from nat1_traversal.stun.transport import abort, tcp_binding
+
+log = logging.getLogger(__name__)
+
+MAX_HEADER_BYTES = 64 * 1024
+
+
+class HttpKeepalive:
+    """One keep-alive HTTP connection on a socket we own."""
+
+    def __init__(self, sock: socket.socket, server: HostPort) -> None:
+        self.sock = sock
+        self.server = server
+        self.closing = False  # the server announced "Connection: close"
+        self._request = (
+            f"HEAD / HTTP/1.1\r\nHost: {server.host}\r\nUser-Agent: nat1_traversal\r\n"
+            "Accept: */*\r\nConnection: keep-alive\r\n\r\n"
+        ).encode("ascii", "replace")
+
+    async def ping(self, timeout: float) -> int:
+        """Send one ``HEAD /`` and read the response head; returns the status code."""
+        try:
+            return await asyncio.wait_for(self._exchange(), timeout)
+        except asyncio.TimeoutError as exc:
+            raise NetworkError("keeper.keepalive_timeout", server=str(self.server), timeout=timeout) from exc
+        except OSError as exc:
+            raise NetworkError("keeper.keepalive_broken", server=str(self.server), error=exc) from exc
+
+    async def _exchange(self) -> int:
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(self.sock, self._request)
+        head = bytearray()
+        while b"\r\n\r\n" not in head:
+            chunk = await loop.sock_recv(self.sock, 4096)
+            if not chunk:
+                raise OSError("connection closed by peer")
+            head += chunk
+            if len(head) > MAX_HEADER_BYTES:
+                raise OSError("response head too large")
+        # A HEAD response has no body; anything after the head (a server that sends
+        # one anyway) is dropped here or by idle().
+        text = bytes(head).split(b"\r\n\r\n", 1)[0].decode("latin-1")
+        lines = text.split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+            raise OSError("not an HTTP response")
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "connection" and "close" in value.lower():
+                self.closing = True
+        return int(parts[1])
+
+    async def idle(self, seconds: float) -> bool:
+        """Wait ``seconds``; False as soon as the connection closes or breaks."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while True:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return True
+            try:
+                data = await asyncio.wait_for(loop.sock_recv(self.sock, 4096), remaining)
+            except asyncio.TimeoutError:
+                return True
+            except OSError as exc:
+                log.debug("keepalive %s broken while idle: %s", self.server, exc)
+                return False
+            if not data:
+                log.debug("keepalive %s closed by the server", self.server)
+                return False
+
+    def close(self) -> None:
+        abort(self.sock)
+
+
+class TcpPath:
+    """``MappingPath`` for TCP services (both modes: the port is shared either way)."""
+
+    proto: Proto = "tcp"
+
+    def __init__(
+        self,
+        local: Endpoint,
+        keepalive: Sequence[HostPort],
+        timing: KeeperTiming,
+        *,
+        family: int = socket.AF_INET,
+    ) -> None:
+        self._local = local
+        self._keepalive = ServerOrder(keepalive)
+        self._timing = timing
+        self._resolve = Resolver("tcp", family, timing.resolve_ttl)
+        self.conn: HttpKeepalive | None = None
+
+    async def prepare(self) -> None:
+        if self.conn is not None:
+            return
+        last: Exception | None = None
+        for server in self._keepalive.ordered():
+            try:
+                self.conn = await self._open(server)
+            except NetworkError as exc:
+                log.debug("keepalive server %s failed: %s", server, exc)
+                self._keepalive.bad(server)
+                last = exc
+                continue
+            self._keepalive.good(server)
+            log.debug("keepalive connected to %s from %s", server, self._local)
+            return
+        raise NetworkError("keeper.no_keepalive", count=len(self._keepalive), error=last)
+
+    async def _open(self, server: HostPort) -> HttpKeepalive:
+        addr = await self._resolve(server)
+        sock = await connect_from(self._local, addr, self._timing.connect_timeout)
+        conn = HttpKeepalive(sock, server)
+        try:
+            await conn.ping(self._timing.reply_timeout)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    async def binding(self, server: HostPort) -> Mapping:
+        addr = await self._resolve(server)
+        result = await tcp_binding(self._local, addr, self._timing.connect_timeout + self._timing.reply_timeout)
+        return Mapping("tcp", result.local or self._local, result.mapped)
+
+    async def hold(self, mapping: Mapping, recheck: Recheck, alive: Callable[[], None]) -> HoldResult:
+        healthy = False
+        ticks = 0
+        while True:
+            conn = self.conn
+            if conn is None:
+                return HoldResult("keeper.reason.keepalive_closed", healthy)
+            if not await conn.idle(self._timing.keepalive_interval):
+                # Closed before a single keepalive of this hold went through counts as
+                # a failure, so a server that hangs up at once cannot make us spin.
+                self._drop()
+                return HoldResult("keeper.reason.keepalive_closed", healthy)
+            try:
+                await conn.ping(self._timing.reply_timeout)
+            except NetworkError as exc:
+                # The connection answered before (when it was opened, or last tick):
+                # the mapping under it is what broke. Re-acquire at once; if the
+                # network itself is down, acquiring fails and backs off.
+                log.debug("keepalive failed: %s", exc)
+                self._drop()
+                return HoldResult("keeper.reason.keepalive_lost", True)
+            healthy = True
+            alive()
+            ticks += 1
+            if ticks % max(1, self._timing.recheck_every) == 0:
+                now = await recheck()
+                if now is None:
+                    log.debug("STUN re-check: no server answered; the keepalive still works")
+                elif now.outer != mapping.outer:
+                    return HoldResult("keeper.reason.changed", healthy)
+
+    def _drop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    async def aclose(self) -> None:
+        self._drop()

@@ -1,0 +1,173 @@
+"""UDP mapping path: every keepalive is a STUN Binding from the service port.
+
+Shared-port mode (SPEC section 1): one socket per STUN server, bound to ``local``
+with SO_REUSEPORT and ``connect()``ed to that server. Linux prefers a connected
+socket over the unconnected ones of a reuse-port group, so the server's replies
+come to us and never to the game server. Forward mode: the forwarder's listening
+socket carries STUN too; replies are picked out by transaction id (intercept).
+
+The RFC 5780 filtering test needs replies from the server's *other* address, which
+a connected socket never receives: it runs on the forwarder socket (forward mode:
+a certain answer for the service port) or on a throw-away socket (a hint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Sequence
+
+from nat1_traversal.errors import NetworkError, ProtocolError
+from nat1_traversal.forward.udp import UdpForwarder
+from nat1_traversal.keeper import Filtering, HoldResult, KeeperTiming, Recheck
+from nat1_traversal.keeper_net import Resolver, source_endpoint
+from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
+from nat1_traversal.net import any_endpoint, family_of, local_endpoint
+from nat1_traversal.stun.transport import (
+    BindingResult,
+    StunDatagramClient,
+    StunDatagramProtocol,
+    open_stun_datagram,
+)
+
+log = logging.getLogger(__name__)
+
+# How many servers the filtering test tries before it gives up (most public servers
+# do not implement CHANGE-REQUEST; each try costs one round trip when they answer).
+FILTERING_SERVERS = 3
+
+
+class UdpPath:
+    """``MappingPath`` for UDP services."""
+
+    proto: Proto = "udp"
+
+    def __init__(
+        self,
+        local: Endpoint,
+        timing: KeeperTiming,
+        *,
+        forwarder: UdpForwarder | None = None,
+        family: int = socket.AF_INET,
+    ) -> None:
+        self._local = local
+        self._timing = timing
+        self._forwarder = forwarder
+        self._resolve = Resolver("udp", family, timing.resolve_ttl)
+        self._connected: dict[tuple[str, int], tuple[asyncio.DatagramTransport, StunDatagramProtocol]] = {}
+        self._shared_client: StunDatagramClient | None = None
+        if forwarder is not None:
+            self._shared_client = StunDatagramClient(forwarder.send)
+            forwarder.set_intercept(self._shared_client.handle_datagram)
+
+    async def prepare(self) -> None:
+        return None
+
+    async def _client_for(self, addr: tuple[str, int]) -> tuple[StunDatagramClient, Endpoint]:
+        if self._shared_client is not None:
+            assert self._forwarder is not None
+            return self._shared_client, source_endpoint(self._forwarder.bound, addr)
+        entry = self._connected.get(addr)
+        if entry is None or entry[0].is_closing():
+            entry = await open_stun_datagram(self._local, addr)
+            self._connected[addr] = entry
+        transport, protocol = entry
+        sock = transport.get_extra_info("socket")
+        inner = local_endpoint(sock) if sock is not None else self._local
+        return protocol.client, inner
+
+    async def binding(self, server: HostPort) -> Mapping:
+        addr = await self._resolve(server)
+        client, inner = await self._client_for(addr)
+        result = await client.request(addr, timeout=self._timing.reply_timeout)
+        return Mapping("udp", inner, result.mapped)
+
+    async def hold(self, mapping: Mapping, recheck: Recheck, alive: Callable[[], None]) -> HoldResult:
+        healthy = False
+        while True:
+            await asyncio.sleep(self._timing.keepalive_interval)
+            now = await recheck()
+            if now is None:
+                return HoldResult("keeper.reason.stun_silent", healthy)
+            healthy = True
+            alive()
+            if now.outer != mapping.outer:
+                return HoldResult("keeper.reason.changed", healthy)
+
+    async def filtering(self, servers: Sequence[HostPort]) -> tuple[Filtering, bool] | None:
+        """RFC 5780 section 4.4 from the service port (forward mode) or another port."""
+        if self._shared_client is not None:
+            verdict = await filtering_test(self._shared_client, servers, self._resolve, self._timing)
+            return None if verdict is None else (verdict, True)
+        verdict = await filtering_hint(servers, self._timing, family=family_of(self._local))
+        return None if verdict is None else (verdict, False)
+
+    async def aclose(self) -> None:
+        if self._forwarder is not None:
+            self._forwarder.set_intercept(None)
+        for transport, _protocol in self._connected.values():
+            transport.close()
+        self._connected.clear()
+
+
+async def filtering_hint(
+    servers: Sequence[HostPort], timing: KeeperTiming, *, family: int = socket.AF_INET
+) -> Filtering | None:
+    """The filtering test from a throw-away port: what the NAT most likely does to ours."""
+    transport, protocol = await open_stun_datagram(any_endpoint(family))
+    try:
+        return await filtering_test(protocol.client, servers, Resolver("udp", family, 0.0), timing)
+    finally:
+        transport.close()
+
+
+async def filtering_test(
+    client: StunDatagramClient,
+    servers: Sequence[HostPort],
+    resolve: Resolver,
+    timing: KeeperTiming,
+) -> Filtering | None:
+    """Endpoint-independent / address-dependent / address-and-port-dependent, or None.
+
+    Test I finds a server that names an OTHER-ADDRESS; test II asks it to answer
+    from the other IP and port, test III from the other port only (RFC 5780 4.4).
+    A server that answers test II from the address it was asked to use proves
+    endpoint-independent filtering; silence is only trusted when the server showed
+    it can change address (it answered test I with OTHER-ADDRESS).
+    """
+    for server in list(servers)[:FILTERING_SERVERS]:
+        try:
+            addr = await resolve(server)
+            first = await client.request(addr, timeout=timing.reply_timeout)
+        except (NetworkError, ProtocolError) as exc:
+            log.debug("filtering test: %s did not answer: %s", server, exc)
+            continue
+        if first.other is None or first.other.ip == first.reply_from.ip:
+            log.debug("filtering test: %s has no usable OTHER-ADDRESS", server)
+            continue
+        if await _answers(client, addr, change_ip=True, change_port=True, timing=timing):
+            return "independent"
+        if await _answers(client, addr, change_ip=False, change_port=True, timing=timing):
+            return "address"
+        # Silence may also be a server that ignores CHANGE-REQUEST after all: make
+        # sure it still answers plainly before blaming the NAT.
+        if await _answers(client, addr, change_ip=False, change_port=False, timing=timing):
+            return "port"
+        return None
+    return None
+
+
+async def _answers(
+    client: StunDatagramClient,
+    addr: tuple[str, int],
+    *,
+    change_ip: bool,
+    change_port: bool,
+    timing: KeeperTiming,
+) -> BindingResult | None:
+    try:
+        return await client.request(addr, change_ip=change_ip, change_port=change_port, timeout=timing.reply_timeout)
+    except (NetworkError, ProtocolError) as exc:
+        log.debug("filtering test change_ip=%s change_port=%s: %s", change_ip, change_port, exc)
+        return None

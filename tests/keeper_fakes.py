@@ -1,0 +1,211 @@
+"""In-process fake servers for the keeper tests: STUN over UDP and TCP, HTTP keepalive.
+
+All listen on 127.0.0.1 with a kernel-chosen port. Each can be told what mapped
+address to report (to emulate a remap), to go silent, or to drop its connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from collections.abc import Callable
+from typing import cast
+
+from nat1_traversal.model import Endpoint
+from nat1_traversal.stun.codec import (
+    HEADER_SIZE,
+    Attribute,
+    AttrType,
+    ChangeRequest,
+    Message,
+    MessageClass,
+    Method,
+    body_length,
+    decode,
+    encode,
+)
+
+Addr = tuple[str, int]
+
+
+def _response(request: Message, mapped: Endpoint, other: Endpoint | None = None) -> bytes:
+    attrs = [Attribute(AttrType.XOR_MAPPED_ADDRESS, mapped)]
+    if other is not None:
+        attrs.append(Attribute(AttrType.OTHER_ADDRESS, other))
+    return encode(Message(Method.BINDING, MessageClass.SUCCESS, request.transaction_id, tuple(attrs)))
+
+
+class MappedRule:
+    """What a fake reports: the real source, or a fixed outer address (a fake NAT)."""
+
+    def __init__(self) -> None:
+        self.outer: Endpoint | None = None
+        self.per_server_port: int | None = None  # symmetric NAT: a port of the server's own
+
+    def mapped(self, source: Addr, server_port: int) -> Endpoint:
+        if self.per_server_port is not None:
+            return Endpoint(ipaddress.ip_address("198.51.100.7"), self.per_server_port + server_port % 1000)
+        if self.outer is not None:
+            return self.outer
+        return Endpoint(ipaddress.ip_address(source[0]), source[1])
+
+
+class FakeStunUdp(asyncio.DatagramProtocol):
+    def __init__(self, rule: MappedRule | None = None) -> None:
+        self.rule = rule or MappedRule()
+        self.silent = False
+        self.requests = 0
+        self.sources: list[Addr] = []
+        self.transport: asyncio.DatagramTransport | None = None
+        self.alt: FakeStunUdp | None = None  # answers CHANGE-REQUESTs when set
+        self.answer_change_ip = True
+        self.answer_change_port = True
+        self.one_shot: Endpoint | None = None  # report this once, then the rule again
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeStunUdp:
+        loop = asyncio.get_running_loop()
+        await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        return self
+
+    @property
+    def addr(self) -> Addr:
+        assert self.transport is not None
+        host, port = self.transport.get_extra_info("sockname")[:2]
+        return (host, port)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # 3.11's selector datagram transport does not subclass DatagramTransport.
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: Addr) -> None:
+        if self.silent or self.transport is None:
+            return
+        try:
+            request = decode(data)
+        except Exception:
+            return
+        self.requests += 1
+        self.sources.append(addr)
+        mapped = self.rule.mapped(addr, self.addr[1])
+        if self.one_shot is not None:
+            mapped, self.one_shot = self.one_shot, None
+        change = request.get(AttrType.CHANGE_REQUEST)
+        other = None
+        if self.alt is not None:
+            other = Endpoint(ipaddress.ip_address(self.alt.addr[0]), self.alt.addr[1])
+        reply = _response(request, mapped, other)
+        if isinstance(change, ChangeRequest) and (change.change_ip or change.change_port):
+            if self.alt is None:
+                return
+            allowed = self.answer_change_ip if change.change_ip else self.answer_change_port
+            if allowed and self.alt.transport is not None:
+                self.alt.transport.sendto(reply, addr)
+            return
+        self.transport.sendto(reply, addr)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+
+class FakeStunTcp:
+    """STUN over TCP (RFC 8489 section 7.2.2 framing: messages back to back)."""
+
+    def __init__(self, rule: MappedRule | None = None) -> None:
+        self.rule = rule or MappedRule()
+        self.silent = False
+        self.requests = 0
+        self.server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeStunTcp:
+        self.server = await asyncio.start_server(self._client, host, port)
+        return self
+
+    @property
+    def addr(self) -> Addr:
+        assert self.server is not None
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return (host, port)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        try:
+            while True:
+                header = await reader.readexactly(HEADER_SIZE)
+                body = await reader.readexactly(body_length(header))
+                if self.silent:
+                    continue
+                self.requests += 1
+                source = writer.get_extra_info("peername")[:2]
+                request = decode(header + body)
+                writer.write(_response(request, self.rule.mapped(source, self.addr[1])))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            for writer in list(self._writers):
+                writer.transport.abort()
+            await self.server.wait_closed()
+            self.server = None
+
+
+class FakeHttp:
+    """An HTTP/1.1 keep-alive server answering every request head with 200."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.connections = 0
+        self.silent = False
+        self.server: asyncio.AbstractServer | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.on_request: Callable[[], None] | None = None
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeHttp:
+        self.server = await asyncio.start_server(self._client, host, port)
+        return self
+
+    @property
+    def addr(self) -> Addr:
+        assert self.server is not None
+        host, port = self.server.sockets[0].getsockname()[:2]
+        return (host, port)
+
+    async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self._writers.add(writer)
+        try:
+            while True:
+                await reader.readuntil(b"\r\n\r\n")
+                if self.silent:
+                    continue
+                self.requests += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\n")
+                await writer.drain()
+                if self.on_request is not None:
+                    self.on_request()
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    def drop_connections(self) -> None:
+        """Reset every open connection (what a NAT remap looks like from inside)."""
+        for writer in list(self._writers):
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            self.server.close()
+            self.drop_connections()
+            await self.server.wait_closed()
+            self.server = None

@@ -1,0 +1,364 @@
+"""The TCP forwarder: every accepted connection on ``local`` is relayed to ``remote``.
+
+Design (measured in ``bench/``; see bench/RESULTS.md):
+
+* Both halves of a connection are ``asyncio.BufferedProtocol`` instances reading
+  into ONE receive buffer shared by the whole forwarder: the event loop runs one
+  callback at a time, so ``get_buffer`` -> ``buffer_updated`` never interleave, and an
+  idle connection owns no buffer at all (a few KiB of RSS per connection).
+  Whatever a transport could not send at once stays in that transport's own
+  buffer; some event loops (CPython >= 3.12, uvloop) keep a *view* of our bytes
+  instead of a copy, so when a write leaves data behind we move on to a fresh
+  shared buffer rather than overwrite bytes still queued.
+* Flow control at protocol level: when one transport's write buffer passes its
+  high-water mark (``pause_writing``), reading from the other side stops until it
+  drains (``resume_writing``). Memory stays bounded with a slow reader.
+* Half-close: EOF from one side becomes ``write_eof`` (FIN after the queued data)
+  towards the other; the other direction keeps flowing until it ends too.
+* The client is not read until ``remote`` accepted and the PROXY header (if any)
+  was queued, so the header is always the first bytes ``remote`` sees.
+* A connection reset by one side is passed on as a reset (SO_LINGER 0) to the other.
+
+The forwarder does not know about the NAT mapping: a remap never touches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import struct
+import time
+from typing import Literal, cast
+
+from nat1_traversal.errors import NetworkError
+from nat1_traversal.forward.common import CapLogger, bind_reuse, local_port, show
+from nat1_traversal.forward.proxy_protocol import proxy_header
+from nat1_traversal.i18n import t
+from nat1_traversal.model import Endpoint
+from nat1_traversal.net import local_endpoint
+
+logger = logging.getLogger(__name__)
+
+# One read may fill this much; larger reads mean fewer system calls per byte.
+READ_BUFFER_SIZE = 256 * 1024
+LISTEN_BACKLOG = 511
+_LINGER_RESET = struct.pack("ii", 1, 0)
+
+
+class _SharedBuffer:
+    __slots__ = ("buf", "view")
+
+    def __init__(self) -> None:
+        self.buf = bytearray(READ_BUFFER_SIZE)
+        self.view = memoryview(self.buf)
+
+    def renew(self) -> None:
+        """Start a fresh buffer: the old one is still referenced by a transport."""
+        self.buf = bytearray(READ_BUFFER_SIZE)
+        self.view = memoryview(self.buf)
+
+
+class _Side(asyncio.BufferedProtocol):
+    """One socket of a forwarded connection; ``peer`` is the other one."""
+
+    __slots__ = ("eof", "lost", "nbytes", "pair", "peer", "transport")
+
+    def __init__(self, pair: _Pair) -> None:
+        self.pair = pair
+        self.peer: _Side | None = None
+        self.transport: asyncio.Transport | None = None
+        self.eof = False
+        self.lost = False
+        self.nbytes = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        _set_nodelay(transport)
+        self.pair.side_made(self)
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.pair.fwd.shared.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        pair = self.pair
+        self.nbytes += nbytes
+        pair.last = time.monotonic()
+        peer = self.peer
+        if peer is None or peer.transport is None or peer.lost:
+            return
+        out = peer.transport
+        shared = pair.fwd.shared
+        out.write(shared.view[:nbytes])
+        if out.get_write_buffer_size():
+            shared.renew()
+
+    def eof_received(self) -> bool:
+        self.eof = True
+        peer = self.peer
+        if peer is None or peer.transport is None or peer.lost:
+            return False
+        if peer.eof:
+            # Both directions ended: close both (close() flushes what is queued).
+            self.pair.close()
+            return True
+        out = peer.transport
+        if out.can_write_eof() and not out.is_closing():
+            out.write_eof()
+            return True
+        return False
+
+    def pause_writing(self) -> None:
+        # Our outgoing buffer is full: stop reading from the side that fills it.
+        peer = self.peer
+        if peer is not None and peer.transport is not None and not peer.eof and not peer.lost:
+            peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None and not peer.eof and not peer.lost:
+            peer.transport.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        self.pair.side_lost(self, exc)
+
+
+class _Pair:
+    """A client connection and its connection to ``remote``."""
+
+    __slots__ = (
+        "client",
+        "client_addr",
+        "connector",
+        "fwd",
+        "last",
+        "remote",
+        "started",
+        "timer",
+        "via",
+    )
+
+    def __init__(self, fwd: TcpForwarder) -> None:
+        self.fwd = fwd
+        self.client = _Side(self)
+        self.remote: _Side | None = None
+        self.client_addr: object = None
+        self.via: int | str = "?"
+        self.started = self.last = time.monotonic()
+        self.timer: asyncio.TimerHandle | None = None
+        self.connector: asyncio.Task[None] | None = None
+
+    # -- life cycle -------------------------------------------------------------
+    def side_made(self, side: _Side) -> None:
+        if side is self.client:
+            self.fwd.client_made(self)
+        else:
+            assert side.transport is not None
+            self.remote = side
+            self.via = local_port(side.transport.get_extra_info("sockname"))
+
+    def accepted(self) -> None:
+        """The client is in (under the cap): hold its bytes and connect to remote."""
+        transport = self.client.transport
+        assert transport is not None
+        transport.pause_reading()
+        self.client_addr = transport.get_extra_info("peername")
+        self.connector = self.fwd.loop.create_task(self._connect())
+        self.timer = self.fwd.loop.call_later(self.fwd.idle_timeout, self._check_idle)
+
+    async def _connect(self) -> None:
+        fwd = self.fwd
+        client_t = self.client.transport
+        assert client_t is not None
+        # Linked before connecting: remote may speak first (a banner, or EOF) and
+        # its bytes go straight to the client. The client stays paused until the
+        # PROXY header is queued.
+        remote_side = _Side(self)
+        remote_side.peer = self.client
+        self.client.peer = remote_side
+        host, port = fwd.remote.sockaddr()
+        try:
+            await asyncio.wait_for(
+                fwd.loop.create_connection(lambda: remote_side, host, port), fwd.connect_timeout
+            )
+        except asyncio.TimeoutError:
+            logger.warning(
+                t("forward.connect_timeout", client=show(self.client_addr), remote=fwd.remote,
+                  timeout=fwd.connect_timeout)
+            )
+            client_t.abort()
+            return
+        except OSError as exc:
+            logger.warning(
+                t("forward.connect_failed", client=show(self.client_addr), remote=fwd.remote,
+                  error=exc.strerror or exc)
+            )
+            client_t.abort()
+            return
+        finally:
+            self.connector = None
+        remote_t = remote_side.transport
+        assert remote_t is not None
+        if self.client.lost:
+            remote_t.close()
+            return
+        if fwd.proxy_protocol is not None:
+            remote_t.write(
+                proxy_header(fwd.proxy_protocol, client_t.get_extra_info("peername"),
+                             client_t.get_extra_info("sockname"))
+            )
+        logger.info(t("forward.tcp_open", client=show(self.client_addr), via=self.via, remote=fwd.remote))
+        client_t.resume_reading()
+
+    def _check_idle(self) -> None:
+        idle_for = time.monotonic() - self.last
+        timeout = self.fwd.idle_timeout
+        if idle_for < timeout:
+            self.timer = self.fwd.loop.call_later(timeout - idle_for, self._check_idle)
+            return
+        self.timer = None
+        logger.info(t("forward.tcp_idle", client=show(self.client_addr), timeout=timeout))
+        self.abort()
+
+    def close(self) -> None:
+        """Orderly close of both sides (queued bytes are still sent)."""
+        for side in (self.client, self.remote):
+            if side is not None and side.transport is not None and not side.lost:
+                side.transport.close()
+
+    def abort(self) -> None:
+        if self.connector is not None:
+            self.connector.cancel()
+        for side in (self.client, self.remote):
+            if side is not None and side.transport is not None and not side.lost:
+                side.transport.abort()
+
+    def side_lost(self, side: _Side, exc: Exception | None) -> None:
+        other = self.remote if side is self.client else self.client
+        if other is not None and other.transport is not None and not other.lost:
+            if exc is None:
+                other.transport.close()
+            else:
+                _reset(other.transport)
+        if side is self.client and self.connector is not None:
+            self.connector.cancel()
+        if self.client.lost and (self.remote is None or self.remote.lost):
+            self._finished()
+
+    def _finished(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        if self.fwd.forget(self) and self.remote is not None:
+            logger.info(
+                t("forward.tcp_close", client=show(self.client_addr), up=self.client.nbytes,
+                  down=self.remote.nbytes, duration=time.monotonic() - self.started)
+            )
+
+
+def _set_nodelay(transport: asyncio.BaseTransport) -> None:
+    # Game traffic is latency-bound: never wait to coalesce small writes.
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+def _reset(transport: asyncio.Transport) -> None:
+    """Abort with RST (SO_LINGER 0) so the other end learns of the reset too."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    transport.abort()
+
+
+class TcpForwarder:
+    """Accepts TCP connections on ``local`` and relays each one to ``remote``."""
+
+    def __init__(
+        self,
+        local: Endpoint,
+        remote: Endpoint,
+        *,
+        proxy_protocol: Literal["v1", "v2"] | None = None,
+        max_connections: int = 512,
+        connect_timeout: float = 10.0,
+        idle_timeout: float = 7200.0,
+    ) -> None:
+        self.local = local
+        self.remote = remote
+        self.proxy_protocol = proxy_protocol
+        self.max_connections = max_connections
+        self.connect_timeout = connect_timeout
+        self.idle_timeout = idle_timeout
+        self.shared = _SharedBuffer()
+        self._pairs: set[_Pair] = set()
+        self._server: asyncio.AbstractServer | None = None
+        self._sock: socket.socket | None = None
+        self._cap_log = CapLogger(logger, "forward.tcp_cap", max_connections)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        assert self._loop is not None
+        return self._loop
+
+    @property
+    def bound(self) -> Endpoint:
+        if self._sock is None:
+            raise RuntimeError("TcpForwarder.start() has not run")
+        return local_endpoint(self._sock)
+
+    @property
+    def connections(self) -> int:
+        """Live forwarded connections (including those still connecting to remote)."""
+        return len(self._pairs)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        sock = bind_reuse("tcp", self.local)
+        try:
+            self._server = await self._loop.create_server(
+                lambda: _Pair(self).client, sock=sock, backlog=LISTEN_BACKLOG
+            )
+        except OSError as exc:
+            sock.close()
+            raise NetworkError(
+                "forward.bind_failed", local=str(self.local), kind="TCP", error=exc.strerror or exc
+            ) from exc
+        self._sock = sock
+        logger.info(t("forward.tcp_listening", local=self.bound, remote=self.remote))
+
+    def client_made(self, pair: _Pair) -> None:
+        transport = pair.client.transport
+        assert transport is not None
+        if len(self._pairs) >= self.max_connections:
+            self._cap_log.refused(transport.get_extra_info("peername"))
+            pair.client.lost = True  # never forwarded: nothing to log at close
+            transport.abort()
+            return
+        self._pairs.add(pair)
+        pair.accepted()
+
+    def forget(self, pair: _Pair) -> bool:
+        if pair in self._pairs:
+            self._pairs.remove(pair)
+            return True
+        return False
+
+    async def aclose(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.close()
+        connectors = [p.connector for p in self._pairs if p.connector is not None]
+        for pair in list(self._pairs):
+            pair.abort()
+        if connectors:
+            await asyncio.gather(*connectors, return_exceptions=True)
+        await server.wait_closed()
+        self._sock = None

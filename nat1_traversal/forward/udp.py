@@ -1,0 +1,245 @@
+"""The UDP forwarder: one session per client address, each with its own socket to ``remote``.
+
+The listening socket on ``local`` is also the STUN socket of forward mode (SPEC
+section 1): ``send()`` lets the STUN client transmit from it, and the ``intercept``
+hook sees every datagram first and may claim it (a STUN reply) before it is
+treated as player traffic.
+
+Speed: no asyncio datagram transports (CPython 3.11's reads 256 KiB per datagram
+and allocates a ``bytes`` each time). Plain non-blocking sockets are watched with
+``loop.add_reader``; each wake-up drains the socket with ``recvfrom_into`` into one
+preallocated 64 KiB buffer until EAGAIN (bounded, so one busy peer cannot starve
+the loop), and sends straight from that buffer. Idle sessions are expired by one
+periodic sweep, not a timer per session, so a session costs only its socket and
+a few small objects.
+
+A ``connect()``ed session socket receives only ``remote``'s datagrams; an ICMP
+port-unreachable from ``remote`` surfaces as ``ConnectionRefusedError`` on its next
+call and is ignored (the game server may simply be restarting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import socket
+import time
+from collections.abc import Callable
+
+from nat1_traversal.errors import NetworkError
+from nat1_traversal.forward.common import CapLogger, local_port, show
+from nat1_traversal.i18n import t
+from nat1_traversal.model import Endpoint
+from nat1_traversal.net import family_of, local_endpoint
+
+logger = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+Intercept = Callable[[bytes, Address], bool]
+
+# Largest UDP payload is 65,507 (IPv4) / 65,527 (IPv6) bytes: 64 KiB holds any datagram.
+DATAGRAM_BUFFER_SIZE = 64 * 1024
+# Datagrams handled per wake-up before yielding to other callbacks.
+BATCH = 64
+_SWEEP_MAX_INTERVAL = 5.0
+
+
+class _Session:
+    __slots__ = ("addr", "down", "down_packets", "last", "sock", "started", "up", "up_packets")
+
+    def __init__(self, addr: Address, sock: socket.socket, now: float) -> None:
+        self.addr = addr
+        self.sock = sock
+        self.started = self.last = now
+        self.up = self.down = self.up_packets = self.down_packets = 0
+
+
+class UdpForwarder:
+    """Relays UDP flows arriving on ``local`` to ``remote`` and the replies back."""
+
+    def __init__(
+        self,
+        local: Endpoint,
+        remote: Endpoint,
+        *,
+        intercept: Intercept | None = None,
+        max_sessions: int = 1024,
+        idle_timeout: float = 120.0,
+    ) -> None:
+        self.local = local
+        self.remote = remote
+        self.max_sessions = max_sessions
+        self.idle_timeout = idle_timeout
+        self._intercept = intercept
+        self._sessions: dict[Address, _Session] = {}
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._buf = bytearray(DATAGRAM_BUFFER_SIZE)
+        self._view = memoryview(self._buf)
+        self._remote_addr = remote.sockaddr()
+        self._remote_family = family_of(remote)
+        self._cap_log = CapLogger(logger, "forward.udp_cap", max_sessions)
+
+    # -- public API -------------------------------------------------------------
+    @property
+    def bound(self) -> Endpoint:
+        if self._sock is None:
+            raise RuntimeError("UdpForwarder.start() has not run")
+        return local_endpoint(self._sock)
+
+    @property
+    def sessions(self) -> int:
+        return len(self._sessions)
+
+    def set_intercept(self, intercept: Intercept | None) -> None:
+        self._intercept = intercept
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._sock = _bind_udp(self.local)
+        self._loop.add_reader(self._sock.fileno(), self._on_listen_readable)
+        self._sweeper = self._loop.call_later(self._sweep_interval(), self._sweep)
+        logger.info(t("forward.udp_listening", local=self.bound, remote=self.remote))
+
+    def send(self, data: bytes, addr: tuple[str, int]) -> None:
+        """Send ``data`` to ``addr`` from the listening socket (for STUN); never raises."""
+        sock = self._sock
+        if sock is None:
+            return
+        if sock.family == socket.AF_INET6 and ":" not in addr[0]:
+            addr = ("::ffff:" + addr[0], addr[1])
+        try:
+            sock.sendto(data, addr)
+        except OSError as exc:  # a lost datagram: STUN retransmits
+            logger.debug("udp send to %s failed: %s", show(addr), exc)
+
+    async def aclose(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        for session in list(self._sessions.values()):
+            self._close_session(session)
+        sock, self._sock = self._sock, None
+        if sock is not None and self._loop is not None:
+            self._loop.remove_reader(sock.fileno())
+            sock.close()
+
+    # -- datagrams --------------------------------------------------------------
+    def _on_listen_readable(self) -> None:
+        sock = self._sock
+        if sock is None:
+            return
+        buf, view, sessions = self._buf, self._view, self._sessions
+        now = time.monotonic()
+        for _ in range(BATCH):
+            try:
+                nbytes, addr = sock.recvfrom_into(buf)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:  # e.g. a queued ICMP error from a send()
+                logger.debug("udp recv on listening socket: %s", exc)
+                continue
+            intercept = self._intercept
+            if intercept is not None and intercept(bytes(view[:nbytes]), addr):
+                continue
+            session = sessions.get(addr)
+            if session is None:
+                session = self._open_session(addr, now)
+                if session is None:
+                    continue
+            session.last = now
+            session.up += nbytes
+            session.up_packets += 1
+            try:  # noqa: SIM105 - per packet: a context manager costs more here
+                session.sock.send(view[:nbytes])
+            except OSError:
+                # EAGAIN: drop it, as the network would; ECONNREFUSED: an ICMP
+                # port-unreachable from remote was queued, the server may come back.
+                pass
+
+    def _on_session_readable(self, session: _Session) -> None:
+        out = self._sock
+        if out is None:
+            return
+        sock, buf, view, addr = session.sock, self._buf, self._view, session.addr
+        now = time.monotonic()
+        for _ in range(BATCH):
+            try:
+                nbytes = sock.recv_into(buf)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # ConnectionRefusedError: ICMP from remote, reported once
+                continue
+            session.last = now
+            session.down += nbytes
+            session.down_packets += 1
+            try:  # noqa: SIM105 - per packet: a context manager costs more here
+                out.sendto(view[:nbytes], addr)
+            except OSError:  # EAGAIN: dropped, as the network would
+                pass
+
+    # -- sessions ---------------------------------------------------------------
+    def _open_session(self, addr: Address, now: float) -> _Session | None:
+        if len(self._sessions) >= self.max_sessions:
+            self._cap_log.refused(addr)
+            return None
+        try:
+            sock = socket.socket(self._remote_family, socket.SOCK_DGRAM)
+        except OSError as exc:  # out of descriptors
+            logger.warning(t("forward.udp_session_failed", client=show(addr), remote=self.remote, error=exc))
+            return None
+        try:
+            sock.setblocking(False)
+            sock.connect(self._remote_addr)
+        except OSError as exc:
+            sock.close()
+            logger.warning(t("forward.udp_session_failed", client=show(addr), remote=self.remote, error=exc))
+            return None
+        session = _Session(addr, sock, now)
+        self._sessions[addr] = session
+        assert self._loop is not None
+        self._loop.add_reader(sock.fileno(), self._on_session_readable, session)
+        logger.info(
+            t("forward.udp_open", client=show(addr), via=local_port(sock.getsockname()), remote=self.remote)
+        )
+        return session
+
+    def _close_session(self, session: _Session) -> None:
+        if self._sessions.pop(session.addr, None) is None:
+            return
+        if self._loop is not None:
+            self._loop.remove_reader(session.sock.fileno())
+        session.sock.close()
+        logger.info(
+            t("forward.udp_close", client=show(session.addr), up=session.up, down=session.down,
+              up_packets=session.up_packets, down_packets=session.down_packets,
+              duration=time.monotonic() - session.started)
+        )
+
+    def _sweep_interval(self) -> float:
+        return min(max(self.idle_timeout / 4, 0.01), _SWEEP_MAX_INTERVAL)
+
+    def _sweep(self) -> None:
+        deadline = time.monotonic() - self.idle_timeout
+        for session in [s for s in self._sessions.values() if s.last <= deadline]:
+            self._close_session(session)
+        assert self._loop is not None
+        self._sweeper = self._loop.call_later(self._sweep_interval(), self._sweep)
+
+
+def _bind_udp(local: Endpoint) -> socket.socket:
+    """The listening socket. No SO_REUSEPORT: a second socket on this port would
+    split the players' traffic, so a taken port must fail loudly instead."""
+    family = family_of(local)
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        if family == socket.AF_INET6 and local.ip == ipaddress.IPv6Address("::"):
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.setblocking(False)
+        sock.bind(local.sockaddr())
+    except OSError as exc:
+        sock.close()
+        raise NetworkError("forward.bind_failed", local=str(local), kind="UDP", error=exc.strerror or exc) from exc
+    return sock

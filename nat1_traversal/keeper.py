@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from nat1_traversal.backoff import backoff_delay
 from nat1_traversal.errors import Nat1Error, NetworkError, ProtocolError
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
@@ -67,14 +68,6 @@ class KeeperTiming:
         return cls(keepalive_interval=interval)
 
 
-def backoff_delay(failures: int, base: float, cap: float, rng: random.Random | None = None) -> float:
-    """Capped exponential backoff with jitter: ``min(cap, base*2**(n-1))`` times 0.5..1."""
-    if failures <= 0:
-        return 0.0
-    ceiling: float = min(cap, base * float(2 ** min(failures - 1, 30)))
-    jitter: float = (rng or random.Random()).random()
-    return ceiling * (0.5 + 0.5 * jitter)
-
 
 class NatUnusable(Nat1Error):
     """The NAT cannot carry inbound connections to a published mapping (exit 1)."""
@@ -107,7 +100,9 @@ class MappingTracker:
 class ServerOrder:
     """A server list that remembers who failed: a server that does not answer goes to
     the back, so the next round starts with one that did. Working servers keep the
-    configured order (domestic ones first, SPEC section 10)."""
+    configured order (domestic ones first, SPEC section 10). Unlike the NAT test's
+    ``stun.client.ServerList`` it never promotes the last server that answered: the
+    keeper confirms a new mapping with the *next* server in a stable order."""
 
     def __init__(self, servers: Sequence[HostPort]) -> None:
         if not servers:
@@ -233,7 +228,7 @@ class Keeper:
 
     async def _failed(self, exc: Nat1Error) -> None:
         self.failures += 1
-        delay = backoff_delay(self.failures, self._timing.backoff_base, self._timing.backoff_cap, self._rng)
+        delay = backoff_delay(self.failures, self._timing.backoff_base, self._timing.backoff_cap, rng=self._rng)
         if self.failures == 1:
             log.warning(t("keeper.retrying", error=exc, delay=delay))
         else:

@@ -16,6 +16,7 @@ import random
 import shlex
 from dataclasses import dataclass
 
+from nat1_traversal.backoff import backoff_delay
 from nat1_traversal.config import Config
 from nat1_traversal.dns import create_provider
 from nat1_traversal.dns.base import Provider, plan_records
@@ -30,7 +31,7 @@ HOOK_TIMEOUT = 60.0
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
-    """Delay before attempt n+1 = min(cap, first * factor**(n-1)) * (1 ± jitter)."""
+    """Delay before attempt n+1: ``backoff_delay`` with these settings."""
 
     first_delay: float = 2.0
     factor: float = 2.0
@@ -39,8 +40,8 @@ class RetryPolicy:
     max_attempts: int | None = None  # None: retry until a newer mapping replaces this one
 
     def delay(self, failures: int, rng: random.Random) -> float:
-        base = min(self.max_delay, self.first_delay * self.factor ** max(0, failures - 1))
-        return max(0.0, base * (1 + rng.uniform(-self.jitter, self.jitter)))
+        return backoff_delay(max(1, failures), self.first_delay, self.max_delay, factor=self.factor,
+                             jitter=self.jitter, rng=rng)
 
 
 class Publisher:

@@ -13,13 +13,13 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import pytest_asyncio
 
+from nat1_traversal.backoff import backoff_delay
 from nat1_traversal.keeper import (
     Keeper,
     KeeperTiming,
     MappingTracker,
     NatUnusable,
     ServerOrder,
-    backoff_delay,
 )
 from nat1_traversal.keeper_tcp import HttpKeepalive, TcpPath
 from nat1_traversal.keeper_udp import UdpPath
@@ -111,7 +111,7 @@ def test_tracker_says_public_ip_once(caplog: pytest.LogCaptureFixture) -> None:
 
 def test_backoff_is_capped_and_jittered() -> None:
     rng = random.Random(1)
-    delays = [backoff_delay(n, 1.0, 60.0, rng) for n in range(1, 40)]
+    delays = [backoff_delay(n, 1.0, 60.0, rng=rng) for n in range(1, 40)]
     assert backoff_delay(0, 1.0, 60.0) == 0.0
     assert all(0 < d <= 60.0 for d in delays)
     assert delays[0] <= 1.0 and max(delays) > 30.0

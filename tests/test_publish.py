@@ -133,7 +133,7 @@ def test_backoff_is_capped_and_jittered() -> None:
     policy = RetryPolicy()
     rng = random.Random(1)
     delays = [policy.delay(n, rng) for n in range(1, 30)]
-    assert delays[0] < 3 and max(delays) <= 300 * 1.2 and delays[-1] >= 300 * 0.8
+    assert delays[0] <= 2 and max(delays) <= 300 and delays[-1] >= 300 * 0.8
     assert len({round(d, 6) for d in delays[-5:]}) > 1
 
 

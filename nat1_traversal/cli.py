@@ -225,7 +225,11 @@ def _dispatch(options: Options) -> int:
         log.warning(t("config.proxy_ignored"))
     from nat1_traversal.app import run_service
 
-    return _run(_with_debug_signals(run_service(config)), fast_loop=True)
+    try:
+        return _run(_with_debug_signals(run_service(config)), fast_loop=True)
+    except KeyboardInterrupt:  # Ctrl+C where the loop cannot take signals (Windows): a normal stop
+        log.info(t("keeper.stopping"))
+        return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,6 +29,7 @@ import contextlib
 import logging
 import socket
 import struct
+import sys
 import time
 from typing import Literal, cast
 
@@ -63,10 +64,13 @@ class _SharedBuffer:
 class _Side(asyncio.BufferedProtocol):
     """One socket of a forwarded connection; ``peer`` is the other one."""
 
-    __slots__ = ("eof", "lost", "nbytes", "pair", "peer", "transport")
+    __slots__ = ("eof", "held", "lost", "nbytes", "pair", "peer", "transport")
 
-    def __init__(self, pair: _Pair) -> None:
+    def __init__(self, pair: _Pair, *, hold: bool = False) -> None:
         self.pair = pair
+        # Bytes that arrived before remote was ready (None once forwarding):
+        # uvloop starts reading after connection_made() even when it paused.
+        self.held: bytearray | None = bytearray() if hold else None
         self.peer: _Side | None = None
         self.transport: asyncio.Transport | None = None
         self.eof = False
@@ -86,17 +90,24 @@ class _Side(asyncio.BufferedProtocol):
         pair = self.pair
         self.nbytes += nbytes
         pair.last = time.monotonic()
+        if self.held is not None:
+            self.held += pair.fwd.shared.view[:nbytes]
+            if self.transport is not None:
+                self.transport.pause_reading()
+            return
         peer = self.peer
         if peer is None or peer.transport is None or peer.lost:
             return
         out = peer.transport
         shared = pair.fwd.shared
         out.write(shared.view[:nbytes])
-        if out.get_write_buffer_size():
+        if out.get_write_buffer_size() and not pair.fwd.writes_copy:
             shared.renew()
 
     def eof_received(self) -> bool:
         self.eof = True
+        if self.held is not None:
+            return True  # passed on once remote is ready
         peer = self.peer
         if peer is None or peer.transport is None or peer.lost:
             return False
@@ -143,7 +154,7 @@ class _Pair:
 
     def __init__(self, fwd: TcpForwarder) -> None:
         self.fwd = fwd
-        self.client = _Side(self)
+        self.client = _Side(self, hold=True)
         self.remote: _Side | None = None
         self.client_addr: object = None
         self.via: int | str = "?"
@@ -210,8 +221,16 @@ class _Pair:
                 proxy_header(fwd.proxy_protocol, client_t.get_extra_info("peername"),
                              client_t.get_extra_info("sockname"))
             )
+        held, self.client.held = self.client.held, None
+        if held:
+            remote_t.write(held)
         logger.info(t("forward.tcp_open", client=show(self.client_addr), via=self.via, remote=fwd.remote))
-        client_t.resume_reading()
+        if not self.client.eof:
+            client_t.resume_reading()
+        elif remote_side.eof:
+            self.close()
+        else:
+            remote_t.write_eof()
 
     def _check_idle(self) -> None:
         idle_for = time.monotonic() - self.last
@@ -259,6 +278,13 @@ class _Pair:
             )
 
 
+def _transports_copy_writes(loop: asyncio.AbstractEventLoop) -> bool:
+    """CPython < 3.12 selector transports copy unsent bytes into their own buffer,
+    so the shared buffer can be reused at once; anything else (CPython >= 3.12
+    keeps memoryviews, uvloop, other loops) gets a fresh buffer to be safe."""
+    return sys.version_info < (3, 12) and isinstance(loop, asyncio.SelectorEventLoop)
+
+
 def _set_nodelay(transport: asyncio.BaseTransport) -> None:
     # Game traffic is latency-bound: never wait to coalesce small writes.
     sock = transport.get_extra_info("socket")
@@ -296,6 +322,8 @@ class TcpForwarder:
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
         self.shared = _SharedBuffer()
+        # True when the loop's transports copy what they cannot send at once.
+        self.writes_copy = False
         self._pairs: set[_Pair] = set()
         self._server: asyncio.AbstractServer | None = None
         self._sock: socket.socket | None = None
@@ -320,6 +348,7 @@ class TcpForwarder:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.writes_copy = _transports_copy_writes(self._loop)
         sock = bind_reuse("tcp", self.local)
         try:
             self._server = await self._loop.create_server(

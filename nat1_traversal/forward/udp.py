@@ -13,14 +13,19 @@ the loop), and sends straight from that buffer. Idle sessions are expired by one
 periodic sweep, not a timer per session, so a session costs only its socket and
 a few small objects.
 
-A ``connect()``ed session socket receives only ``remote``'s datagrams; an ICMP
-port-unreachable from ``remote`` surfaces as ``ConnectionRefusedError`` on its next
-call and is ignored (the game server may simply be restarting).
+Session sockets are deliberately NOT ``connect()``ed: Linux reports an ICMP
+port-unreachable from ``remote`` (the game server restarting) only on connected
+UDP sockets, as a socket error, and libuv (uvloop) stops watching a descriptor
+that reports an error, which would silently kill the session. An unconnected
+socket never sees those errors; it drops datagrams whose source is not
+``remote`` instead. Should an error surface anyway (another OS), the
+``ConnectionRefusedError`` is ignored.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import socket
@@ -43,6 +48,7 @@ DATAGRAM_BUFFER_SIZE = 64 * 1024
 # Datagrams handled per wake-up before yielding to other callbacks.
 BATCH = 64
 _SWEEP_MAX_INTERVAL = 5.0
+LISTEN_RCVBUF = 4 * 1024 * 1024
 
 
 class _Session:
@@ -131,7 +137,7 @@ class UdpForwarder:
         sock = self._sock
         if sock is None:
             return
-        buf, view, sessions = self._buf, self._view, self._sessions
+        buf, view, sessions, remote = self._buf, self._view, self._sessions, self._remote_addr
         now = time.monotonic()
         for _ in range(BATCH):
             try:
@@ -153,7 +159,7 @@ class UdpForwarder:
             session.up += nbytes
             session.up_packets += 1
             try:  # noqa: SIM105 - per packet: a context manager costs more here
-                session.sock.send(view[:nbytes])
+                session.sock.sendto(view[:nbytes], remote)
             except OSError:
                 # EAGAIN: drop it, as the network would; ECONNREFUSED: an ICMP
                 # port-unreachable from remote was queued, the server may come back.
@@ -164,14 +170,17 @@ class UdpForwarder:
         if out is None:
             return
         sock, buf, view, addr = session.sock, self._buf, self._view, session.addr
+        remote_host, remote_port = self._remote_addr
         now = time.monotonic()
         for _ in range(BATCH):
             try:
-                nbytes = sock.recv_into(buf)
+                nbytes, source = sock.recvfrom_into(buf)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError:  # ConnectionRefusedError: ICMP from remote, reported once
                 continue
+            if source[1] != remote_port or source[0] != remote_host:
+                continue  # not from remote: a stray or spoofed datagram
             session.last = now
             session.down += nbytes
             session.down_packets += 1
@@ -192,7 +201,7 @@ class UdpForwarder:
             return None
         try:
             sock.setblocking(False)
-            sock.connect(self._remote_addr)
+            sock.bind(("::" if self._remote_family == socket.AF_INET6 else "0.0.0.0", 0))
         except OSError as exc:
             sock.close()
             logger.warning(t("forward.udp_session_failed", client=show(addr), remote=self.remote, error=exc))
@@ -234,6 +243,11 @@ def _bind_udp(local: Endpoint) -> socket.socket:
     split the players' traffic, so a taken port must fail loudly instead."""
     family = family_of(local)
     sock = socket.socket(family, socket.SOCK_DGRAM)
+    # A burst of new players (or a flood) arrives while sessions are being set
+    # up; a larger queue loses fewer of their first datagrams. The kernel caps
+    # it at net.core.rmem_max, so this is best effort.
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, LISTEN_RCVBUF)
     try:
         if family == socket.AF_INET6 and local.ip == ipaddress.IPv6Address("::"):
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)

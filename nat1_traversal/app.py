@@ -29,13 +29,12 @@ from nat1_traversal.keeper import (
     MappingPath,
     cancel_and_wait,
     is_fatal_bind_error,
-    loopback_of,
 )
 from nat1_traversal.keeper_tcp import TcpPath
 from nat1_traversal.keeper_udp import UdpPath, filtering_hint
 from nat1_traversal.keeper_watch import Probe, ServiceWatch
 from nat1_traversal.model import Endpoint, Mapping
-from nat1_traversal.net import family_of, reuse_socket
+from nat1_traversal.net import family_of, loopback_of, reuse_socket
 from nat1_traversal.servers import DEFAULT_KEEPALIVE_TCP, DEFAULT_STUN_TCP, DEFAULT_STUN_UDP
 
 log = logging.getLogger(__name__)
@@ -222,7 +221,7 @@ async def run_service(
             raise Nat1Error("keeper.stopped_unexpectedly")
         return 0
     finally:
-        stop_task.cancel()
+        await cancel_and_wait(stop_task, SHUTDOWN_BUDGET / 2)
         await cancel_and_wait(keeper_task, SHUTDOWN_BUDGET / 2)
         try:
             await asyncio.wait_for(service.aclose(), SHUTDOWN_BUDGET / 2)

@@ -10,6 +10,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import stat
 import sys
 import tempfile
@@ -139,11 +140,17 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
         check.problem("config.bad_choice", field="proxy_protocol", value=json.dumps(proxy, ensure_ascii=False),
                       allowed="null, " + ", ".join(PROXY_PROTOCOLS))
         proxy = None
-    algorithm = (check.text("tsig_algorithm") or "hmac-sha256").lower()
-    if algorithm not in TSIG_ALGORITHMS:
+    algorithm = (check.text("tsig_algorithm") or "hmac-sha256").lower().rstrip(".")
+    # For dns rfc2136 the provider check reports it (with the other TSIG fields).
+    if algorithm not in TSIG_ALGORITHMS and dns_kind != "rfc2136":
         check.problem("config.bad_choice", field="tsig_algorithm", value=algorithm,
                       allowed=", ".join(TSIG_ALGORITHMS))
     on_change = check.text("on_change")
+    if on_change is not None:
+        try:
+            shlex.split(on_change)  # run without a shell: the split must work
+        except ValueError as exc:
+            check.problem("config.bad_on_change", error=str(exc))
 
     dns = DnsSettings(
         kind=dns_kind,  # type: ignore[arg-type]  # checked against DNS_KINDS above

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import ipaddress
 import logging
 import random
 import time
@@ -33,7 +32,7 @@ from typing import Literal, Protocol
 from nat1_traversal.backoff import backoff_delay
 from nat1_traversal.errors import Nat1Error, NetworkError, ProtocolError
 from nat1_traversal.i18n import t
-from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
+from nat1_traversal.model import HostPort, Mapping, Proto
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,6 @@ class KeeperTiming:
     @classmethod
     def for_interval(cls, interval: float) -> KeeperTiming:
         return cls(keepalive_interval=interval)
-
 
 
 class NatUnusable(Nat1Error):
@@ -331,11 +329,3 @@ async def cancel_and_wait(task: asyncio.Task[object] | None, timeout: float = 1.
     await asyncio.wait({task}, timeout=timeout)
     if task.done() and not task.cancelled():
         task.exception()  # retrieved: it was reported by whoever owned the task
-
-
-def loopback_of(endpoint: Endpoint) -> Endpoint:
-    """Where to reach a service bound to ``endpoint`` from this host (wildcard → loopback)."""
-    if endpoint.ip.is_unspecified:
-        lo = ipaddress.IPv6Address("::1") if endpoint.ip.version == 6 else ipaddress.IPv4Address("127.0.0.1")
-        return Endpoint(lo, endpoint.port)
-    return endpoint

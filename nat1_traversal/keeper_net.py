@@ -28,9 +28,6 @@ class Resolver:
         self._cache[server] = (now, addr)
         return addr
 
-    def forget(self, server: HostPort) -> None:
-        self._cache.pop(server, None)
-
 
 def source_endpoint(bound: Endpoint, peer: tuple[str, int]) -> Endpoint:
     """The address our packets to ``peer`` leave from, for a socket bound to ``bound``.

@@ -55,7 +55,8 @@ class UdpPath:
         self._timing = timing
         self._forwarder = forwarder
         self._resolve = Resolver("udp", family, timing.resolve_ttl)
-        self._connected: dict[tuple[str, int], tuple[asyncio.DatagramTransport, StunDatagramProtocol]] = {}
+        # One connected socket per server name, for the address it resolves to now.
+        self._connected: dict[HostPort, tuple[tuple[str, int], asyncio.DatagramTransport, StunDatagramProtocol]] = {}
         self._shared_client: StunDatagramClient | None = None
         if forwarder is not None:
             self._shared_client = StunDatagramClient(forwarder.send)
@@ -64,22 +65,27 @@ class UdpPath:
     async def prepare(self) -> None:
         return None
 
-    async def _client_for(self, addr: tuple[str, int]) -> tuple[StunDatagramClient, Endpoint]:
+    async def _client_for(self, server: HostPort, addr: tuple[str, int]) -> tuple[StunDatagramClient, Endpoint]:
         if self._shared_client is not None:
             assert self._forwarder is not None
             return self._shared_client, source_endpoint(self._forwarder.bound, addr)
-        entry = self._connected.get(addr)
-        if entry is None or entry[0].is_closing():
-            entry = await open_stun_datagram(self._local, addr)
-            self._connected[addr] = entry
-        transport, protocol = entry
+        entry = self._connected.get(server)
+        if entry is None or entry[0] != addr or entry[1].is_closing():
+            # A name that now resolves elsewhere (DNS round robin) must not leave its
+            # old socket open: over weeks that would pile up file descriptors.
+            if entry is not None:
+                entry[1].close()
+            transport, protocol = await open_stun_datagram(self._local, addr)
+            entry = (addr, transport, protocol)
+            self._connected[server] = entry
+        _addr, transport, protocol = entry
         sock = transport.get_extra_info("socket")
         inner = local_endpoint(sock) if sock is not None else self._local
         return protocol.client, inner
 
     async def binding(self, server: HostPort) -> Mapping:
         addr = await self._resolve(server)
-        client, inner = await self._client_for(addr)
+        client, inner = await self._client_for(server, addr)
         result = await client.request(addr, timeout=self._timing.reply_timeout)
         return Mapping("udp", inner, result.mapped)
 
@@ -106,7 +112,7 @@ class UdpPath:
     async def aclose(self) -> None:
         if self._forwarder is not None:
             self._forwarder.set_intercept(None)
-        for transport, _protocol in self._connected.values():
+        for _addr, transport, _protocol in self._connected.values():
             transport.close()
         self._connected.clear()
 

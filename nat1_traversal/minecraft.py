@@ -13,7 +13,6 @@ whatever bytes a server sends, nothing else escapes (``CancelledError`` aside).
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import json
 import logging
 import re
@@ -31,6 +30,7 @@ from mcstatus._protocol.legacy_client import AsyncLegacyClient
 
 from nat1_traversal.errors import NetTimeout, NetworkError, ProtocolError
 from nat1_traversal.model import Endpoint, IPAddress
+from nat1_traversal.net import loopback_of
 
 log = logging.getLogger(__name__)
 
@@ -411,15 +411,6 @@ async def bedrock_status(ip: IPAddress, port: int, *, timeout: float = 5.0) -> S
 # --------------------------------------------------------------------------- local probe
 
 
-def loopback_for(endpoint: Endpoint) -> Endpoint:
-    """Where to probe a service bound to ``endpoint`` (a wildcard means this host)."""
-    if endpoint.ip.is_unspecified:
-        v6 = endpoint.ip.version == 6
-        loop_ip: IPAddress = ipaddress.IPv6Address("::1") if v6 else ipaddress.IPv4Address("127.0.0.1")
-        return Endpoint(loop_ip, endpoint.port)
-    return endpoint
-
-
 async def _tcp_connect(ip: IPAddress, port: int, timeout: float) -> None:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(str(ip), port), timeout)
@@ -436,7 +427,7 @@ async def _tcp_connect(ip: IPAddress, port: int, timeout: float) -> None:
 
 async def probe_local(service_type: str, endpoint: Endpoint, *, timeout: float = 3.0) -> ProbeResult:
     """Is the local service up? mcje/mcbe: a status ping; web/tcp: a TCP connect; udp: not probed."""
-    target = loopback_for(endpoint)
+    target = loopback_of(endpoint)
     probes: dict[str, Callable[[], Awaitable[ServerStatus | None]]] = {
         "mcje": lambda: java_status(target.ip, target.port, timeout=timeout),
         "mcbe": lambda: bedrock_status(target.ip, target.port, timeout=timeout),

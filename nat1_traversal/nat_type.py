@@ -35,13 +35,13 @@ import errno
 import logging
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import Enum
 
 from nat1_traversal import servers as default_servers
 from nat1_traversal.config import Config
-from nat1_traversal.errors import Nat1Error, NetTimeout
+from nat1_traversal.errors import Nat1Error, NetTimeout, NetworkError
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint, HostPort, Proto
 from nat1_traversal.net import any_endpoint, local_endpoint, resolve, reuse_socket
@@ -181,14 +181,17 @@ _Mapper = _SharedUdp | _ConnectedUdp | _Tcp
 
 
 def _port_free(local: Endpoint) -> bool:
-    """True when no other socket holds ``local`` for UDP (probe bind without reuse options)."""
+    """True when no other socket holds ``local`` for UDP (probe bind without reuse options).
+
+    Raises ``NetworkError`` when ``local`` cannot be bound at all (not an address of this host).
+    """
     probe = socket.socket(socket.AF_INET6 if local.family_v6 else socket.AF_INET, socket.SOCK_DGRAM)
     try:
         probe.bind(local.sockaddr())
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             return False
-        raise
+        raise NetworkError("stun.bind_failed", local=str(local), kind="udp", error=exc.strerror or exc) from exc
     finally:
         probe.close()
     return True
@@ -221,7 +224,10 @@ async def _first(
     addresses: dict[HostPort, tuple[str, int]] = {}
 
     async def attempt(server: HostPort) -> BindingResult:
-        address = await asyncio.wait_for(resolve(server, kind, family), PROBE_TIMEOUT)
+        try:
+            address = await asyncio.wait_for(resolve(server, kind, family), PROBE_TIMEOUT)
+        except asyncio.TimeoutError as exc:  # on 3.10 not an OSError: first_answer would re-raise it
+            raise NetTimeout("stun.timeout", server=str(server), timeout=PROBE_TIMEOUT) from exc
         if address[0] == exclude_ip:
             raise NetTimeout("stun.same_server", server=str(server))
         addresses[server] = address
@@ -448,50 +454,3 @@ async def run_nat_type_test(config: Config, local: Endpoint | None) -> int:
         log.error("%s", t("stun.nat.no_server"))
         return 1
     return 0
-
-
-# --- stand-alone runner (tests, and until the CLI wires -t) ---------------------------------------------
-
-
-def _parse_hostport(text: str, default_port: int) -> HostPort:
-    text = text.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = rest.lstrip(":")
-    elif text.count(":") == 1:
-        host, _, port = text.partition(":")
-    else:
-        host, port = text, ""
-    return HostPort(host, int(port) if port else default_port)
-
-
-def _main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-    import ipaddress
-
-    parser = argparse.ArgumentParser(prog="python3 -m nat1_traversal.nat_type", description=t("stun.nat.runner"))
-    parser.add_argument("-l", "--local", help="[ip]:port")
-    parser.add_argument("--stun-udp", action="append", default=[], help="host:port (repeat or comma-separate)")
-    parser.add_argument("--stun-tcp", action="append", default=[], help="host:port (repeat or comma-separate)")
-    parser.add_argument("-d", "--debug", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO, format="[%(levelname)8s] %(message)s")
-    local = None
-    if args.local is not None:
-        spec = _parse_hostport(args.local, 25565)
-        local = Endpoint(ipaddress.ip_address(spec.host or "0.0.0.0"), spec.port)
-
-    def servers(values: list[str]) -> tuple[HostPort, ...] | None:
-        items = [_parse_hostport(v, default_servers.STUN_PORT) for value in values for v in value.split(",") if v]
-        return tuple(items) or None
-
-    config = Config(stun_udp=servers(args.stun_udp), stun_tcp=servers(args.stun_tcp))
-    try:
-        return asyncio.run(run_nat_type_test(config, local))
-    except Nat1Error as exc:
-        log.error("%s", exc)
-        return exc.exit_code
-
-
-if __name__ == "__main__":
-    raise SystemExit(_main())

@@ -64,6 +64,15 @@ def any_endpoint(family: int = socket.AF_INET, port: int = 0) -> Endpoint:
     return Endpoint(ip, port)
 
 
+def loopback_of(endpoint: Endpoint) -> Endpoint:
+    """Where to reach a service bound to ``endpoint`` from this host (wildcard -> loopback)."""
+    if endpoint.ip.is_unspecified:
+        v6 = endpoint.ip.version == 6
+        lo = ipaddress.IPv6Address("::1") if v6 else ipaddress.IPv4Address("127.0.0.1")
+        return Endpoint(lo, endpoint.port)
+    return endpoint
+
+
 async def resolve(target: HostPort, kind: SocketKind, family: int = socket.AF_INET) -> tuple[str, int]:
     """Resolve ``target`` to one ``(ip, port)`` of ``family`` without blocking the loop."""
     try:
@@ -96,10 +105,10 @@ async def connect_from(local: Endpoint, remote: tuple[str, int], timeout: float)
         await asyncio.wait_for(loop.sock_connect(sock, remote), timeout)
     except asyncio.TimeoutError as exc:
         sock.close()
-        raise NetTimeout("stun.connect_timeout", remote=_show(remote), timeout=timeout) from exc
+        raise NetTimeout("stun.connect_timeout", remote=show_addr(remote), timeout=timeout) from exc
     except OSError as exc:
         sock.close()
-        raise NetworkError("stun.connect_failed", remote=_show(remote), error=exc.strerror or exc) from exc
+        raise NetworkError("stun.connect_failed", remote=show_addr(remote), error=exc.strerror or exc) from exc
     except BaseException:
         sock.close()
         raise
@@ -118,6 +127,7 @@ async def recv_exactly(sock: socket.socket, size: int) -> bytes:
     return bytes(chunks)
 
 
-def _show(addr: tuple[str, int]) -> str:
+def show_addr(addr: tuple[str, int]) -> str:
+    """``host:port`` as users write it (``[v6]:port``)."""
     host, port = addr[0], addr[1]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

@@ -142,17 +142,20 @@ class Publisher:
             return
 
     async def _run_hook(self, command: str, mapping: Mapping) -> None:
-        """Run ``on_change proto inner_ip inner_port outer_ip outer_port`` (no shell); never raises."""
-        argv = [
-            *shlex.split(command),
+        """Run ``on_change proto inner_ip inner_port outer_ip outer_port`` (no shell); never raises.
+
+        Raising here would cancel the DNS publish running beside it in ``publish``.
+        """
+        mapping_args = [
             mapping.proto,
             str(mapping.inner.ip),
             str(mapping.inner.port),
             str(mapping.outer.ip),
             str(mapping.outer.port),
         ]
-        log.debug("on_change: %s", argv)
         try:
+            argv = [*shlex.split(command), *mapping_args]  # ValueError: an unclosed quote
+            log.debug("on_change: %s", argv)
             process = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL)
         except (OSError, ValueError) as exc:
             log.warning(t("dns.hook_missing", command=command, error=exc))

@@ -96,6 +96,7 @@ def test_all_fields_parsed() -> None:
         ({"keepalive_tcp": {"x": 1}}, "keepalive_tcp", "列表"),
         ({"tsig_algorithm": "rot13"}, "tsig_algorithm", "hmac-sha256"),
         ({"on_change": 5}, "on_change", "字符串"),
+        ({"on_change": "notify.sh 'unclosed"}, "on_change", "引号"),
         ({"id": ["x"]}, "id", "字符串"),
     ],
 )
@@ -216,3 +217,12 @@ def test_write_default_config_missing_folder(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         write_default_config(tmp_path / "no" / "config.json")
     assert info.value.key == "config.no_parent"
+
+
+def test_rfc2136_bad_tsig_algorithm_is_one_problem() -> None:
+    rfc = {"dns": "rfc2136", "id": "key.", "token": "c2VjcmV0", "domain": "example.com", "sub_domain": "mc",
+           "endpoint": "192.0.2.1"}
+    problems = problems_of({**rfc, "tsig_algorithm": "hmac-foo"})
+    assert len(problems) == 1 and "hmac-foo" in problems[0], problems
+    config, _ = parse_config({**rfc, "tsig_algorithm": "HMAC-SHA512."})
+    assert config.dns.tsig_algorithm == "hmac-sha512"

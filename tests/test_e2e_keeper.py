@@ -351,7 +351,7 @@ def rss_kib(pid: int) -> int:
     [
         pytest.param("symmetric", "mcje", "forward", "对称型 NAT", id="symmetric-mcje"),
         pytest.param("symmetric", "mcbe", "forward", "对称型 NAT", id="symmetric-mcbe"),
-        pytest.param("portrestricted", "mcbe", "forward", "端口限制锥形", id="portrestricted-mcbe"),
+        pytest.param("portrestricted", "mcbe", "forward", "端口受限锥形", id="portrestricted-mcbe"),
     ],
 )
 def test_unusable_nat_is_explained(
@@ -383,8 +383,8 @@ def test_unusable_nat_is_explained(
 @pytest.mark.parametrize(
     ("kind", "service_type", "mode", "expected"),
     [
-        pytest.param("portrestricted", "mcje", "forward", "端口限制锥形", id="portrestricted-mcje-forward"),
-        pytest.param("restricted", "mcbe", "shared", "限制锥形", id="restricted-mcbe-shared"),
+        pytest.param("portrestricted", "mcje", "forward", "端口受限锥形", id="portrestricted-mcje-forward"),
+        pytest.param("restricted", "mcbe", "shared", "受限锥形", id="restricted-mcbe-shared"),
     ],
 )
 def test_restricted_nat_measured_elsewhere_is_warned_not_refused(

@@ -357,6 +357,30 @@ def udp_keeper(stuns: list[FakeStunUdp], published: Published) -> tuple[Keeper, 
 
 
 @pytest.mark.asyncio
+async def test_udp_server_that_moves_leaves_no_socket_behind(udp_lab) -> None:  # type: ignore[no-untyped-def]
+    """A STUN name that resolves to a new address (DNS round robin) reuses one socket slot."""
+    stuns, _rule = udp_lab
+    path = UdpPath(Endpoint(LO, free_port(socket.SOCK_DGRAM)), FAST)
+    answers = iter([stuns[0].addr, stuns[1].addr, stuns[2].addr])
+
+    async def moving(server: HostPort) -> tuple[str, int]:
+        return next(answers)
+
+    path._resolve = moving  # type: ignore[assignment]
+    name = HostPort("stun.example.test", 3478)
+    try:
+        transports = []
+        for _ in range(3):
+            assert (await path.binding(name)).outer == OUTER_A
+            transports.append(path._connected[name][1])
+        assert len(path._connected) == 1
+        assert [t.is_closing() for t in transports] == [True, True, False]
+    finally:
+        await path.aclose()
+    assert transports[-1].is_closing()
+
+
+@pytest.mark.asyncio
 async def test_udp_keepalive_is_stun_from_the_service_port(udp_lab) -> None:  # type: ignore[no-untyped-def]
     stuns, _rule = udp_lab
     published = Published()
@@ -486,7 +510,7 @@ async def test_restricted_filtering(udp_lab, caplog, certain: bool) -> None:  # 
         with pytest.raises(NatUnusable) as info:
             await asyncio.wait_for(keeper.run(), 5)
         assert info.value.key == "keeper.restricted"
-        assert "端口限制锥形" in str(info.value)
+        assert "端口受限锥形" in str(info.value)
         assert published.items == []
         return
     task = asyncio.create_task(keeper.run())
@@ -494,7 +518,7 @@ async def test_restricted_filtering(udp_lab, caplog, certain: bool) -> None:  # 
         await wait_until(lambda: len(published.items) == 1)
     finally:
         await stop(task)
-    assert "端口限制锥形" in caplog.text and "端口转发" in caplog.text
+    assert "端口受限锥形" in caplog.text and "端口转发" in caplog.text
 
 
 @pytest.mark.asyncio

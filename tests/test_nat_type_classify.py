@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import socket
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from nat1_traversal import i18n
+from nat1_traversal.errors import NetworkError
 from nat1_traversal.model import Endpoint, HostPort
 from nat1_traversal.nat_type import (
     Behaviors,
     FilteringBehavior,
     MappingBehavior,
-    _parse_hostport,
     classify,
+    measure_udp,
     render,
 )
+from nat1_traversal.stun.client import ServerList
 
 EIM, ADM, APDM, DEP, MUNK = (
     MappingBehavior.EIM,
@@ -94,15 +99,49 @@ def test_report_symmetric_and_unreachable_in_english() -> None:
     assert not any(line.startswith("TCP mapping") for line in lines)
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("stun.example.com", HostPort("stun.example.com", 3478)),
-        ("stun.example.com:19302", HostPort("stun.example.com", 19302)),
-        ("203.0.113.10:3479", HostPort("203.0.113.10", 3479)),
-        ("[2001:db8::1]:3478", HostPort("2001:db8::1", 3478)),
-        (":25566", HostPort("", 25566)),
-    ],
-)
-def test_runner_hostport(text: str, expected: HostPort) -> None:
-    assert _parse_hostport(text, 3478) == expected
+@pytest.mark.asyncio
+async def test_local_address_not_of_this_host_is_a_network_error() -> None:
+    """``-t -l 192.0.2.1:PORT``: the bind fails before anything is sent; an expected error, not an OSError."""
+    local = Endpoint(ipaddress.ip_address("192.0.2.1"), 40123)
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        probe.bind(local.sockaddr())
+    except OSError:
+        pass
+    else:
+        pytest.skip("this host accepts non-local binds (ip_nonlocal_bind)")
+    finally:
+        probe.close()
+    with pytest.raises(NetworkError) as info:
+        await measure_udp(ServerList([HostPort("127.0.0.1", 9)]), local)
+    assert "192.0.2.1:40123" in str(info.value)
+
+
+@pytest.mark.asyncio
+async def test_slow_name_resolution_is_a_skipped_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resolver that hangs past the probe deadline fails that server with a Nat1Error
+    (on Python 3.10 ``asyncio.TimeoutError`` is no OSError, so it would escape the race)."""
+    from nat1_traversal import nat_type
+    from nat1_traversal.errors import Nat1Error
+
+    async def hanging(*_args: object) -> tuple[str, int]:
+        await asyncio.sleep(30)
+        raise AssertionError("not reached")
+
+    errors: list[Exception] = []
+
+    async def first_answer(servers: ServerList, attempt: Callable[[HostPort], Awaitable[object]]) -> object:
+        for server in servers.ordered():
+            try:
+                await attempt(server)
+            except Exception as exc:  # recorded for the assertion below
+                errors.append(exc)
+        raise NetworkError("stun.no_server", count=len(servers))
+
+    monkeypatch.setattr(nat_type, "resolve", hanging)
+    monkeypatch.setattr(nat_type, "PROBE_TIMEOUT", 0.05)
+    monkeypatch.setattr(nat_type, "first_answer", first_answer)
+    with pytest.raises(NetworkError):
+        await nat_type._first(nat_type._Tcp(Endpoint(ipaddress.ip_address("127.0.0.1"), 0)),
+                              ServerList([HostPort("stun.example.test", 3478)]), "tcp", socket.AF_INET)
+    assert len(errors) == 1 and isinstance(errors[0], Nat1Error), errors

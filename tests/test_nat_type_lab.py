@@ -1,13 +1,15 @@
-"""``-t`` end to end in the NAT lab: the runner inside the home namespace, coturn outside."""
+"""``-t`` end to end in the NAT lab: the command line inside the home namespace, coturn outside."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import secrets
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,13 +27,19 @@ ROOT = Path(__file__).resolve().parent.parent
 STUN = "203.0.113.10:3478"
 
 
-def run_test(lab: NatLab, *extra: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_test(
+    lab: NatLab, *extra: str, stun: str = STUN
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``nat1_traversal -t`` (the real command line) with a config naming the lab's STUN server."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("NAT1_LANG", None)
-    argv = [sys.executable, "-m", "nat1_traversal.nat_type", "--stun-udp", STUN, "--stun-tcp", STUN, *extra]
-    started = time.monotonic()
-    done = lab.run("home", argv, check=False, timeout=30, env=env, cwd=str(ROOT))
-    return done, time.monotonic() - started
+    with tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "config.json"
+        config.write_text(json.dumps({"stun_udp": [stun], "stun_tcp": [stun]}))
+        argv = [sys.executable, "-m", "nat1_traversal", "-t", "-c", str(config), *extra]
+        started = time.monotonic()
+        done = lab.run("home", argv, check=False, timeout=30, env=env, cwd=str(ROOT))
+        return done, time.monotonic() - started
 
 
 EXPECTED = {
@@ -79,10 +87,7 @@ def test_full_cone_wall_time(nat_lab: NatLab) -> None:  # noqa: F811
 
 
 def test_no_server_reachable_exits_1(nat_lab: NatLab) -> None:  # noqa: F811
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    argv = [sys.executable, "-m", "nat1_traversal.nat_type", "--stun-udp", "203.0.113.99:3478",
-            "--stun-tcp", "203.0.113.99:3478"]  # fmt: skip
-    done = nat_lab.run("home", argv, check=False, timeout=30, env=env, cwd=str(ROOT))
+    done, _ = run_test(nat_lab, stun="203.0.113.99:3478")
     assert done.returncode == 1
     assert "TCP: UNKNOWN (无法连接 STUN 服务器)" in done.stdout.splitlines()
     assert "UDP: UNKNOWN (无法连接 STUN 服务器)" in done.stdout.splitlines()
@@ -121,7 +126,7 @@ def test_local_port_shared_with_a_service(nat_lab: NatLab) -> None:  # noqa: F81
     holder = nat_lab.popen("home", [sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True)
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == "ready"
-    done, _ = run_test(nat_lab, "--local", ":25565")
+    done, _ = run_test(nat_lab, "-l", ":25565")
     assert done.returncode == 0, done.stderr
     assert "UDP: FULL CONE (NAT1)" in done.stdout.splitlines()
     assert "TCP 映射行为：与端点无关的映射（Endpoint-Independent Mapping）" in done.stdout.splitlines()

@@ -178,3 +178,14 @@ async def test_hook_failures_are_logged_not_raised(tmp_path: Path, caplog: pytes
     await publisher.publish(mapping(1))
     assert loop.time() - started < 10
     assert "已终止" in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_unsplittable_hook_neither_raises_nor_stops_the_dns_publish(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    provider = ScriptedProvider()
+    publisher = Publisher(config("notify.sh 'unclosed"), provider=provider, retry=FAST)
+    await asyncio.wait_for(publisher.publish(mapping(2000)), 10)
+    await publisher.aclose()
+    assert len(provider.synced) == 1
+    assert "无法运行 on_change" in caplog.text and "Traceback" not in caplog.text

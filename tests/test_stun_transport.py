@@ -15,9 +15,9 @@ from nat1_traversal.errors import NetTimeout, NetworkError, ProtocolError, StunE
 from nat1_traversal.model import Endpoint, HostPort
 from nat1_traversal.net import resolve, reuse_socket
 from nat1_traversal.stun import codec
-from nat1_traversal.stun.client import ServerList, discover
+from nat1_traversal.stun.client import ServerList, first_answer
 from nat1_traversal.stun.codec import Attribute, AttrType, ErrorCode, Message, MessageClass, Method
-from nat1_traversal.stun.transport import StunDatagramClient, tcp_binding, udp_binding
+from nat1_traversal.stun.transport import BindingResult, StunDatagramClient, tcp_binding, udp_binding
 
 LOOPBACK = ipaddress.IPv4Address("127.0.0.1")
 Reply = Callable[[Message, tuple[str, int]], "bytes | None"]
@@ -208,20 +208,34 @@ def test_server_list_learns() -> None:
     assert servers.ordered() == [b, a, c]  # fewer failures first, ties in configured order
 
 
+async def discover(
+    kind: str, servers: ServerList | list[HostPort], *, timeout: float, stagger: float = 0.6
+) -> tuple[BindingResult, HostPort]:
+    """The staggered race over ``servers``, each attempt one Binding from an ephemeral port."""
+
+    async def attempt(server: HostPort) -> BindingResult:
+        addr = (server.host, server.port)
+        if kind == "udp":
+            return await udp_binding(None, addr, connected=True, timeout=timeout)
+        return await tcp_binding(None, addr, timeout=timeout)
+
+    return await first_answer(servers, attempt, stagger=stagger)
+
+
 @pytest.mark.asyncio
 async def test_discover_skips_silent_server_and_remembers(udp_server) -> None:  # type: ignore[no-untyped-def]
     silent, silent_addr = await udp_server(lambda request, addr: None)
     _good, good_addr = await udp_server(success)
     servers = ServerList([HostPort("127.0.0.1", silent_addr[1]), HostPort("127.0.0.1", good_addr[1])])
     started = time.monotonic()
-    result, server = await discover("udp", None, servers, timeout=1.0, stagger=0.2)
+    result, server = await discover("udp", servers, timeout=1.0, stagger=0.2)
     assert result.reply_from.port == good_addr[1]
     assert server == HostPort("127.0.0.1", good_addr[1])
     assert time.monotonic() - started < 0.8  # staggered: the second did not wait for the first's timeout
     assert servers.ordered()[0] == server
     # Next time the good one goes first, and alone suffices.
     before = silent.requests
-    await discover("udp", None, servers, timeout=1.0, stagger=0.2)
+    await discover("udp", servers, timeout=1.0, stagger=0.2)
     assert silent.requests == before
 
 
@@ -232,7 +246,7 @@ async def test_discover_all_fail_raises_network_error() -> None:
     try:
         servers = [HostPort("127.0.0.1", holder.getsockname()[1])]
         with pytest.raises(NetworkError) as caught:
-            await discover("tcp", None, servers, timeout=0.5)  # nothing listens on TCP: refused
+            await discover("tcp", servers, timeout=0.5)  # nothing listens on TCP: refused
         assert caught.value.key == "stun.no_server"
     finally:
         holder.close()

@@ -14,7 +14,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from nat1_traversal.config import DnsSettings
+from nat1_traversal.config import TSIG_ALGORITHMS, DnsSettings
 from nat1_traversal.i18n import t
 
 if TYPE_CHECKING:
@@ -32,8 +32,6 @@ _REGISTRY: dict[str, tuple[str, str]] = {
 }
 PROVIDER_KINDS: tuple[str, ...] = tuple(_REGISTRY)
 
-# Names dnspython knows (RFC 8945 §6); kept here so validation needs no import.
-TSIG_ALGORITHMS = ("hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_*-]{1,63}(?<!-)$")
 # Providers whose id is a required account identifier.
 _NEEDS_ID = ("tencentcloud", "alidns", "rfc2136")

@@ -148,8 +148,6 @@ class Provider(ABC):
     """One DNS provider. Instances are created by ``nat1_traversal.dns.create_provider``."""
 
     label: ClassVar[str] = "DNS"
-    # False for providers that cannot read what they hold (webhook): every sync writes.
-    can_read: ClassVar[bool] = True
 
     def __init__(self, settings: DnsSettings, *, timeout: float = REQUEST_TIMEOUT) -> None:
         self.settings = settings

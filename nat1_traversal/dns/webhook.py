@@ -24,7 +24,6 @@ JsonObj = dict[str, object]
 
 class WebhookProvider(Provider):
     label = "webhook"
-    can_read = False
 
     def __init__(self, settings: DnsSettings, *, timeout: float = REQUEST_TIMEOUT) -> None:
         super().__init__(settings, timeout=timeout)

@@ -39,6 +39,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{field}：必须是 \"host:port\" 字符串组成的非空列表，或 null（使用内置列表）",
         "{field}: must be a non-empty list of \"host:port\" strings, or null (built-in list)",
     ),
+    "config.bad_on_change": (
+        "on_change：无法拆分成命令和参数（{error}），请检查引号是否成对",
+        "on_change: cannot be split into a command and arguments ({error}); check that quotes are paired",
+    ),
     "config.proxy_udp": (
         "proxy_protocol：仅适用于 TCP 类型，type 为 {type} 时请设为 null",
         "proxy_protocol: only for TCP types; set it to null for type {type}",

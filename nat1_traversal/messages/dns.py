@@ -61,10 +61,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dns.rate_limited": ("{provider} 请求过于频繁：{detail}", "{provider} is rate limiting us: {detail}"),
     "dns.hint.rate": ("稍后会自动重试。", "Will retry automatically later."),
     "dns.network": ("无法连接 {provider}：{detail}", "cannot reach {provider}: {detail}"),
-    "dns.hint.network": (
-        "请检查网络、代理设置以及 endpoint 配置。",
-        "Check the network, proxy settings and the endpoint setting.",
-    ),
     "dns.timeout": ("{provider} 在 {seconds:.0f} 秒内没有响应", "{provider} did not answer within {seconds:.0f} s"),
     "dns.api_error": ("{provider} 返回错误：{detail}", "{provider} returned an error: {detail}"),
     "dns.unavailable": (

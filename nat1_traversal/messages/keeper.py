@@ -52,8 +52,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         " router, or forward the port; or bridge the modem and dial from your own router."
         " Check again with -t.",
     ),
-    "keeper.kind_restricted": ("限制锥形", "restricted cone"),
-    "keeper.kind_port_restricted": ("端口限制锥形", "port restricted cone"),
+    "keeper.kind_restricted": ("受限锥形", "restricted cone"),
+    "keeper.kind_port_restricted": ("端口受限锥形", "port restricted cone"),
     "keeper.restricted": (
         "当前 NAT 是{kind} NAT（NAT{nat}）：路由器只放行本机主动联系过的地址发来的数据，"
         "陌生玩家发到映射地址的连接会被丢弃，所以不会发布映射。"

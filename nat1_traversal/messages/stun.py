@@ -33,7 +33,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "none of the {count} STUN servers answered",
     ),
     # NAT type test (-t)
-    "stun.nat.runner": ("NAT 类型测试（TCP 与 UDP）", "NAT type test (TCP and UDP)"),
     "stun.nat.no_server": (
         "无法连接任何 STUN 服务器，NAT 类型测试未能进行",
         "no STUN server could be reached; the NAT type test could not run",
@@ -101,17 +100,17 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{proto}: this host has a public address, no NAT; nothing to traverse, the address is kept and published as usual.",
     ),
     "stun.nat.advice.nat1": (
-        "{proto}：全锥型 NAT，可以直接使用本程序。",
+        "{proto}：全锥形 NAT，可以直接使用本程序。",
         "{proto}: full cone NAT; nat1_traversal works as is.",
     ),
     "stun.nat.advice.nat2": (
-        "{proto}：受限锥型 NAT，外部玩家无法直接连入。请在路由器上把本机设为 DMZ 主机或设置端口转发"
+        "{proto}：受限锥形 NAT，外部玩家无法直接连入。请在路由器上把本机设为 DMZ 主机或设置端口转发"
         "（光猫改桥接、由路由器拨号更好），然后重新测试。",
         "{proto}: restricted cone NAT; players outside cannot connect directly. Make this host the router's"
         " DMZ host or forward the port (ideally bridge the modem and dial up on the router), then test again.",
     ),
     "stun.nat.advice.nat3": (
-        "{proto}：端口受限锥型 NAT，外部玩家无法直接连入。请在路由器上把本机设为 DMZ 主机或设置端口转发"
+        "{proto}：端口受限锥形 NAT，外部玩家无法直接连入。请在路由器上把本机设为 DMZ 主机或设置端口转发"
         "（光猫改桥接、由路由器拨号更好），然后重新测试。",
         "{proto}: port restricted cone NAT; players outside cannot connect directly. Make this host the router's"
         " DMZ host or forward the port (ideally bridge the modem and dial up on the router), then test again.",
@@ -123,7 +122,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         " Bridge the modem and dial up on the router, check the router's NAT settings, or ask the ISP for a public IP.",
     ),
     "stun.nat.advice.tcp_eim": (
-        "{proto}：映射与端点无关，但 STUN 测不出 TCP 的过滤行为。若 UDP 为全锥型或已设置 DMZ/端口转发，"
+        "{proto}：映射与端点无关，但 STUN 测不出 TCP 的过滤行为。若 UDP 为全锥形或已设置 DMZ/端口转发，"
         "TCP 通常也能用；直接运行本程序，从外网连接映射地址即可验证。",
         "{proto}: the mapping is endpoint-independent, but STUN cannot test TCP filtering. If UDP is full cone"
         " or a DMZ/port forward is set, TCP usually works too; run nat1_traversal and connect to the mapped"

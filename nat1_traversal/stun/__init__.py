@@ -1,7 +1,7 @@
 """STUN: a pure codec (``codec``), UDP/TCP Binding transactions (``transport``) and
 server-list discovery (``client``). The names other parts use are re-exported here."""
 
-from nat1_traversal.stun.client import ServerList, discover, first_answer
+from nat1_traversal.stun.client import ServerList, first_answer
 from nat1_traversal.stun.transport import (
     BindingResult,
     StunDatagramClient,
@@ -18,7 +18,6 @@ __all__ = [
     "ServerList",
     "StunDatagramClient",
     "StunDatagramProtocol",
-    "discover",
     "first_answer",
     "open_stun_datagram",
     "tcp_binding",

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 
 from nat1_traversal.errors import Nat1Error, NetworkError
-from nat1_traversal.model import Endpoint, HostPort
-from nat1_traversal.net import SocketKind, resolve
-from nat1_traversal.stun.transport import BindingResult, tcp_binding, udp_binding
+from nat1_traversal.model import HostPort
+from nat1_traversal.stun.transport import BindingResult
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 3.0
 DEFAULT_STAGGER = 0.6
 
 
@@ -97,40 +94,3 @@ async def first_answer(
             task.cancel()
         if running:
             await asyncio.gather(*running, return_exceptions=True)
-
-
-async def discover(
-    kind: SocketKind,
-    local: Endpoint | None,
-    servers: ServerList | Sequence[HostPort],
-    *,
-    timeout: float = DEFAULT_TIMEOUT,
-    stagger: float = DEFAULT_STAGGER,
-    connected: bool = True,
-    family: int = socket.AF_INET,
-) -> tuple[BindingResult, HostPort]:
-    """Learn our mapping for ``kind`` from ``local`` with the first server that answers.
-
-    ``timeout`` bounds each server's attempt (name resolution included). For UDP
-    the socket is ``connect()``ed to the server unless ``connected`` is false;
-    unconnected attempts are not raced (two unconnected sockets sharing a port would
-    receive each other's replies).
-    """
-    if local is not None:
-        family = socket.AF_INET6 if local.family_v6 else socket.AF_INET
-
-    async def attempt(server: HostPort) -> BindingResult:
-        async def run() -> BindingResult:
-            address = await resolve(server, kind, family)
-            log.debug("STUN %s binding to %s (%s:%d) from %s", kind, server, address[0], address[1], local)
-            if kind == "udp":
-                return await udp_binding(local, address, connected=connected, timeout=timeout)
-            return await tcp_binding(local, address, timeout=timeout)
-
-        try:
-            return await asyncio.wait_for(run(), timeout)
-        except asyncio.TimeoutError as exc:
-            raise NetworkError("stun.timeout", server=str(server), timeout=timeout) from exc
-
-    race = stagger if (kind == "tcp" or connected) else 0.0
-    return await first_answer(servers, attempt, stagger=race)

@@ -21,7 +21,7 @@ from typing import cast
 
 from nat1_traversal.errors import NetTimeout, NetworkError, ProtocolError, StunErrorResponse
 from nat1_traversal.model import Endpoint
-from nat1_traversal.net import any_endpoint, connect_from, local_endpoint, recv_exactly, reuse_socket
+from nat1_traversal.net import any_endpoint, connect_from, local_endpoint, recv_exactly, reuse_socket, show_addr
 from nat1_traversal.stun.codec import (
     HEADER_SIZE,
     AttrType,
@@ -151,7 +151,7 @@ class StunDatagramClient:
                 rto = min(rto * 2, MAX_RTO)
                 if deadline - loop.time() <= 0:
                     break
-            raise NetTimeout("stun.timeout", server=_show(server), timeout=timeout)
+            raise NetTimeout("stun.timeout", server=show_addr(server), timeout=timeout)
         finally:
             del self._pending[tid]
             if not future.done():
@@ -248,13 +248,15 @@ async def tcp_request(sock: socket.socket, timeout: float = 3.0) -> BindingResul
             body = await recv_exactly(sock, body_length(header))
             message = decode(header + body)
             if message.transaction_id == tid:
-                return result_from_message(message, endpoint_of(sock.getpeername()))
+                return result_from_message(message, endpoint_of(peer))
             log.debug("TCP STUN: skipped a message of another transaction")
 
     try:
+        # Asked once, up front: after a reset getpeername() itself fails (ENOTCONN).
+        peer = sock.getpeername()
         result = await asyncio.wait_for(exchange(), timeout)
     except asyncio.TimeoutError as exc:
-        raise NetTimeout("stun.timeout", server=_show(sock.getpeername()), timeout=timeout) from exc
+        raise NetTimeout("stun.timeout", server=show_addr(peer), timeout=timeout) from exc
     except OSError as exc:
         raise NetworkError("stun.unreachable", error=exc.strerror or exc) from exc
     return _with_local(result, sock)
@@ -289,8 +291,3 @@ def abort(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()
-
-
-def _show(addr: tuple[str, int]) -> str:
-    host, port = addr[0], addr[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

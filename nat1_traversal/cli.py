@@ -185,6 +185,9 @@ def _ask(prompt: str) -> str:
 
 
 def _run(coro: Coroutine[Any, Any, int], *, fast_loop: bool = False) -> int:
+    if sys.platform == "win32":
+        # The UDP forwarder reads with add_reader, which the default Proactor loop lacks.
+        asyncio.set_event_loop_policy(asyncio.WindowsSelectorEventLoopPolicy())  # type: ignore[attr-defined,unused-ignore]
     if fast_loop and sys.platform != "win32" and not os.environ.get("NAT1_NO_UVLOOP"):
         try:
             import uvloop  # optional: only when the user installed it

@@ -10,7 +10,6 @@ import contextlib
 import json
 import logging
 import os
-import shlex
 import stat
 import sys
 import tempfile
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Any, get_args
 
 from nat1_traversal.addr import AddressError, parse_host_port, parse_local, parse_remote
+from nat1_traversal.command import split_command
 from nat1_traversal.config import (
     DEFAULT_CONFIG_TEXT,
     KNOWN_KEYS,
@@ -148,7 +148,7 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
     on_change = check.text("on_change")
     if on_change is not None:
         try:
-            shlex.split(on_change)  # run without a shell: the split must work
+            split_command(on_change)  # run without a shell: the split must work
         except ValueError as exc:
             check.problem("config.bad_on_change", error=str(exc))
 

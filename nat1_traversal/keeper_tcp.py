@@ -39,8 +39,11 @@ class HttpKeepalive:
         self.sock = sock
         self.server = server
         self.closing = False  # the server announced "Connection: close"
+        host = f"[{server.host}]" if ":" in server.host else server.host  # RFC 7230 section 5.4
+        if server.port != 80:
+            host += f":{server.port}"
         self._request = (
-            f"HEAD / HTTP/1.1\r\nHost: {server.host}\r\nUser-Agent: nat1_traversal\r\n"
+            f"HEAD / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: nat1_traversal\r\n"
             "Accept: */*\r\nConnection: keep-alive\r\n\r\n"
         ).encode("ascii", "replace")
 

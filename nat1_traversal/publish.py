@@ -13,13 +13,15 @@ import asyncio
 import contextlib
 import logging
 import random
-import shlex
+import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from nat1_traversal.backoff import backoff_delay
+from nat1_traversal.command import split_command
 from nat1_traversal.config import Config
 from nat1_traversal.dns import create_provider
-from nat1_traversal.dns.base import Provider, plan_records
+from nat1_traversal.dns.base import Provider, Record, plan_records
 from nat1_traversal.errors import Nat1Error, ProviderError
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Mapping
@@ -120,9 +122,7 @@ class Publisher:
         last_error = ""
         while True:
             try:
-                writes = await self.provider.sync(records)
-                if writes and not await self.provider.confirm(records):
-                    raise ProviderError("dns.confirm_failed", provider=self.provider.label)
+                writes = await self._sync_once(records)
             except Nat1Error as exc:
                 failures += 1
                 if self.retry.max_attempts is not None and failures >= self.retry.max_attempts:
@@ -141,6 +141,20 @@ class Publisher:
             log.info(t("dns.published" if writes else "dns.unchanged", **fields))
             return
 
+    async def _sync_once(self, records: Sequence[Record]) -> int:
+        """One sync and, after writes, a read-back. A reply the provider module cannot
+        understand (a changed API, a proxy's error page) is a provider error too: it is
+        retried like any other, not a crash of the publisher."""
+        try:
+            writes = await self.provider.sync(records)
+            if writes and not await self.provider.confirm(records):
+                raise ProviderError("dns.confirm_failed", provider=self.provider.label)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+            log.debug("provider %s: unexpected reply", self.provider.label, exc_info=True)
+            raise ProviderError("dns.bad_reply", provider=self.provider.label,
+                                error=f"{type(exc).__name__}: {exc}") from exc
+        return writes
+
     async def _run_hook(self, command: str, mapping: Mapping) -> None:
         """Run ``on_change proto inner_ip inner_port outer_ip outer_port`` (no shell); never raises.
 
@@ -154,9 +168,12 @@ class Publisher:
             str(mapping.outer.port),
         ]
         try:
-            argv = [*shlex.split(command), *mapping_args]  # ValueError: an unclosed quote
+            argv = [*split_command(command), *mapping_args]  # ValueError: an unclosed quote
             log.debug("on_change: %s", argv)
             process = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL)
+        except NotImplementedError:  # Windows selector loop: no asyncio subprocesses
+            await self._run_hook_in_thread(command, argv)
+            return
         except (OSError, ValueError) as exc:
             log.warning(t("dns.hook_missing", command=command, error=exc))
             return
@@ -171,6 +188,20 @@ class Publisher:
             raise
         if code != 0:
             log.warning(t("dns.hook_failed", command=command, code=code))
+
+
+    async def _run_hook_in_thread(self, command: str, argv: list[str]) -> None:
+        try:
+            done = await asyncio.to_thread(
+                subprocess.run, argv, stdin=subprocess.DEVNULL, timeout=self.hook_timeout, check=False
+            )
+        except subprocess.TimeoutExpired:
+            log.warning(t("dns.hook_timeout", command=command, seconds=self.hook_timeout))
+        except OSError as exc:
+            log.warning(t("dns.hook_missing", command=command, error=exc))
+        else:
+            if done.returncode != 0:
+                log.warning(t("dns.hook_failed", command=command, code=done.returncode))
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:

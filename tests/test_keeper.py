@@ -547,3 +547,16 @@ async def test_tcp_keepalive_server_that_hangs_up_does_not_make_us_spin(tcp_lab)
     assert published.outers == [OUTER_A]
     assert 2 <= connections <= 20  # backs off (cap 0.2 s) instead of reconnecting in a loop
     assert keeper.failures >= 2
+
+
+@pytest.mark.parametrize(
+    ("server", "header"),
+    [
+        (HostPort("www.example.com", 80), b"Host: www.example.com\r\n"),
+        (HostPort("::1", 8080), b"Host: [::1]:8080\r\n"),
+        (HostPort("203.0.113.10", 8000), b"Host: 203.0.113.10:8000\r\n"),
+    ],
+)
+def test_keepalive_host_header(server: HostPort, header: bytes) -> None:
+    with socket.socket() as sock:
+        assert header in HttpKeepalive(sock, server)._request

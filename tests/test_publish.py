@@ -189,3 +189,44 @@ async def test_unsplittable_hook_neither_raises_nor_stops_the_dns_publish(caplog
     await publisher.aclose()
     assert len(provider.synced) == 1
     assert "无法运行 on_change" in caplog.text and "Traceback" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("command", "windows", "expected"),
+    [
+        ("/usr/local/bin/notify 'my server'", False, ["/usr/local/bin/notify", "my server"]),
+        (r"C:\tools\notify.bat", True, [r"C:\tools\notify.bat"]),
+        (r'"C:\Program Files\nat1\hook.exe" --quiet', True, [r"C:\Program Files\nat1\hook.exe", "--quiet"]),
+    ],
+)
+def test_split_command(command: str, windows: bool, expected: list[str]) -> None:
+    from nat1_traversal.command import split_command
+
+    assert split_command(command, windows=windows) == expected
+
+
+class MalformedOnceProvider(ScriptedProvider):
+    """The first reply is one the provider module cannot parse (a KeyError inside it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def sync(self, records: Sequence[Record]) -> int:
+        self.calls += 1
+        if self.calls == 1:
+            raise KeyError("id")
+        return await super().sync(records)
+
+
+@pytest.mark.asyncio
+async def test_malformed_provider_reply_is_retried_not_a_crash(caplog: pytest.LogCaptureFixture) -> None:
+    provider = MalformedOnceProvider()
+    publisher = Publisher(config(), provider=provider, retry=FAST)
+    caplog.set_level(logging.INFO)
+    try:
+        await publisher.publish(mapping(34567))
+    finally:
+        await publisher.aclose()
+    assert provider.calls == 2 and len(provider.synced) == 1
+    assert "无法识别" in caplog.text and "Traceback" not in caplog.text

@@ -124,4 +124,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "不支持的 tsig_algorithm：{value}，可选：{choices}",
         "unsupported tsig_algorithm {value}; choose one of: {choices}",
     ),
+    "dns.bad_reply": (
+        "{provider} 返回了无法识别的内容（{error}），稍后重试；如果一直出现，请用 -d 运行并反馈日志",
+        "{provider} sent a reply nat1_traversal cannot understand ({error}); retrying. If it persists, run with -d and report the log",
+    ),
 }

@@ -105,15 +105,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "stun.nat.advice.nat2": (
         "{proto}：受限锥形 NAT，外部玩家无法直接连入。请在路由器上把本机设为 DMZ 主机或设置端口转发"
-        "（光猫改桥接、由路由器拨号更好），然后重新测试。",
+        "（光猫改桥接、由路由器拨号更好），然后用 -t -l :端口 从该端口重新测试。",
         "{proto}: restricted cone NAT; players outside cannot connect directly. Make this host the router's"
-        " DMZ host or forward the port (ideally bridge the modem and dial up on the router), then test again.",
+        " DMZ host or forward the port (ideally bridge the modem and dial up on the router), then test again from that port with -t -l :PORT.",
     ),
     "stun.nat.advice.nat3": (
         "{proto}：端口受限锥形 NAT，外部玩家无法直接连入。请在路由器上把本机设为 DMZ 主机或设置端口转发"
-        "（光猫改桥接、由路由器拨号更好），然后重新测试。",
+        "（光猫改桥接、由路由器拨号更好），然后用 -t -l :端口 从该端口重新测试。",
         "{proto}: port restricted cone NAT; players outside cannot connect directly. Make this host the router's"
-        " DMZ host or forward the port (ideally bridge the modem and dial up on the router), then test again.",
+        " DMZ host or forward the port (ideally bridge the modem and dial up on the router), then test again from that port with -t -l :PORT.",
     ),
     "stun.nat.advice.nat4": (
         "{proto}：对称型 NAT，映射随目标改变，本程序无法工作。请让光猫改桥接由路由器拨号、检查路由器的 NAT 设置，"

@@ -30,6 +30,7 @@ from nat1_traversal.keeper import (
     cancel_and_wait,
     is_fatal_bind_error,
 )
+from nat1_traversal.keeper_net import is_dual_stack
 from nat1_traversal.keeper_tcp import TcpPath
 from nat1_traversal.keeper_udp import UdpPath, filtering_hint
 from nat1_traversal.keeper_watch import Probe, ServiceWatch
@@ -90,6 +91,7 @@ class Service:
 
             self._publisher = Publisher(config)
         family = family_of(self.local)
+        dual_stack = is_dual_stack(self.local)
         if config.type != "udp":
             target = config.remote if config.remote is not None else loopback_of(self.local)
             self.watch = ServiceWatch(config.type, target, self.timing, probe=self._probe)
@@ -103,7 +105,7 @@ class Service:
             servers = config.stun_tcp or DEFAULT_STUN_TCP
 
             async def filtering() -> tuple[Filtering, bool] | None:
-                verdict = await filtering_hint(udp_servers, self.timing, family=family)
+                verdict = await filtering_hint(udp_servers, self.timing, family=family, dual_stack=dual_stack)
                 return None if verdict is None else (verdict, False)
 
         else:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 
 from nat1_traversal.errors import NetworkError
 from nat1_traversal.keeper import HoldResult, KeeperTiming, Recheck, ServerOrder
-from nat1_traversal.keeper_net import Resolver
+from nat1_traversal.keeper_net import Resolver, is_dual_stack, unmapped
 from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
 from nat1_traversal.net import connect_from
 from nat1_traversal.stun.transport import abort, tcp_binding
@@ -119,7 +119,7 @@ class TcpPath:
         self._local = local
         self._keepalive = ServerOrder(keepalive)
         self._timing = timing
-        self._resolve = Resolver("tcp", family, timing.resolve_ttl)
+        self._resolve = Resolver("tcp", family, timing.resolve_ttl, dual_stack=is_dual_stack(local))
         self.conn: HttpKeepalive | None = None
 
     async def prepare(self) -> None:
@@ -153,7 +153,7 @@ class TcpPath:
     async def binding(self, server: HostPort) -> Mapping:
         addr = await self._resolve(server)
         result = await tcp_binding(self._local, addr, self._timing.connect_timeout + self._timing.reply_timeout)
-        return Mapping("tcp", result.local or self._local, result.mapped)
+        return Mapping("tcp", unmapped(result.local or self._local), result.mapped)
 
     async def hold(self, mapping: Mapping, recheck: Recheck, alive: Callable[[], None]) -> HoldResult:
         healthy = False

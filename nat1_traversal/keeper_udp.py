@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from nat1_traversal.errors import NetworkError, ProtocolError
 from nat1_traversal.forward.udp import UdpForwarder
 from nat1_traversal.keeper import Filtering, HoldResult, KeeperTiming, Recheck
-from nat1_traversal.keeper_net import Resolver, source_endpoint
+from nat1_traversal.keeper_net import Resolver, is_dual_stack, source_endpoint, unmapped
 from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
 from nat1_traversal.net import any_endpoint, family_of, local_endpoint
 from nat1_traversal.stun.transport import (
@@ -54,7 +54,7 @@ class UdpPath:
         self._local = local
         self._timing = timing
         self._forwarder = forwarder
-        self._resolve = Resolver("udp", family, timing.resolve_ttl)
+        self._resolve = Resolver("udp", family, timing.resolve_ttl, dual_stack=is_dual_stack(local))
         # One connected socket per server name, for the address it resolves to now.
         self._connected: dict[HostPort, tuple[tuple[str, int], asyncio.DatagramTransport, StunDatagramProtocol]] = {}
         self._shared_client: StunDatagramClient | None = None
@@ -81,7 +81,7 @@ class UdpPath:
         _addr, transport, protocol = entry
         sock = transport.get_extra_info("socket")
         inner = local_endpoint(sock) if sock is not None else self._local
-        return protocol.client, inner
+        return protocol.client, unmapped(inner)
 
     async def binding(self, server: HostPort) -> Mapping:
         addr = await self._resolve(server)
@@ -106,7 +106,9 @@ class UdpPath:
         if self._shared_client is not None:
             verdict = await filtering_test(self._shared_client, servers, self._resolve, self._timing)
             return None if verdict is None else (verdict, True)
-        verdict = await filtering_hint(servers, self._timing, family=family_of(self._local))
+        verdict = await filtering_hint(
+            servers, self._timing, family=family_of(self._local), dual_stack=is_dual_stack(self._local)
+        )
         return None if verdict is None else (verdict, False)
 
     async def aclose(self) -> None:
@@ -118,12 +120,20 @@ class UdpPath:
 
 
 async def filtering_hint(
-    servers: Sequence[HostPort], timing: KeeperTiming, *, family: int = socket.AF_INET
+    servers: Sequence[HostPort],
+    timing: KeeperTiming,
+    *,
+    family: int = socket.AF_INET,
+    dual_stack: bool = False,
 ) -> Filtering | None:
-    """The filtering test from a throw-away port: what the NAT most likely does to ours."""
+    """The filtering test from a throw-away port: what the NAT most likely does to ours.
+
+    ``dual_stack``: the service port is ``[::]``; the throw-away socket is bound to
+    ``[::]`` too (dual-stack) and reaches IPv4 servers through mapped addresses."""
     transport, protocol = await open_stun_datagram(any_endpoint(family))
     try:
-        return await filtering_test(protocol.client, servers, Resolver("udp", family, 0.0), timing)
+        resolver = Resolver("udp", family, 0.0, dual_stack=dual_stack)
+        return await filtering_test(protocol.client, servers, resolver, timing)
     finally:
         transport.close()
 

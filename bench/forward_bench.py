@@ -450,7 +450,21 @@ def main() -> None:
     print(table)
     print(f"bench took {time.monotonic() - started:.0f} s")
     if args.out:
-        args.out.write_text(table)
+        args.out.write_text(merge(args.out, table))
+
+
+START, END = "<!-- bench table: start -->", "<!-- bench table: end -->"
+
+
+def merge(out: Path, table: str) -> str:
+    """Replace only the generated table in ``out``: the hand-written notes around
+    the markers stay. A file without the markers gets them around the table."""
+    block = f"{START}\n{table}{END}\n"
+    text = out.read_text() if out.exists() else ""
+    head, found, rest = text.partition(START)
+    if found and END in rest:
+        return head + block + "\n" + rest.split(END, 1)[1].lstrip("\n")
+    return block + ("\n" + text if text else "")
 
 
 if __name__ == "__main__":

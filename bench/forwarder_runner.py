@@ -38,6 +38,8 @@ async def main(args: argparse.Namespace) -> None:
         forwarders.append(UdpForwarder(local, remote, max_sessions=args.max_sessions))
     for fwd in forwarders:
         await fwd.start()
+        if isinstance(fwd, TcpForwarder) and args.splice_after is not None:
+            fwd.splice_after = args.splice_after if args.splice_after >= 0 else sys.maxsize
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -59,6 +61,7 @@ if __name__ == "__main__":
     parser.add_argument("--max-connections", type=int, default=4096)
     parser.add_argument("--max-sessions", type=int, default=4096)
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--splice-after", type=int, help="bytes before splice (-1: never; for experiments)")
     arguments = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))

@@ -18,6 +18,12 @@ Design (measured in ``bench/``; see bench/RESULTS.md):
 * The client is not read until ``remote`` accepted and the PROXY header (if any)
   was queued, so the header is always the first bytes ``remote`` sees.
 * A connection reset by one side is passed on as a reset (SO_LINGER 0) to the other.
+* Bulk transfers on Linux with the standard asyncio loop: once one direction of a
+  pair has moved ``SPLICE_AFTER`` bytes and neither transport holds unsent bytes,
+  the pair leaves its transports (their sockets are duplicated first, so closing
+  the transports does not end the connection) and continues in ``splice.py``,
+  zero-copy. Short and interactive connections never pay for the pipes; on uvloop
+  the protocol path is faster and stays.
 
 The forwarder does not know about the NAT mapping: a remap never touches it.
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import socket
 import struct
 import sys
@@ -36,6 +43,7 @@ from typing import Literal, cast
 from nat1_traversal.errors import NetworkError
 from nat1_traversal.forward.common import CapLogger, bind_reuse, local_port, show
 from nat1_traversal.forward.proxy_protocol import proxy_header
+from nat1_traversal.forward.splice import SpliceRelay, splice_available
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint
 from nat1_traversal.net import local_endpoint
@@ -46,6 +54,9 @@ logger = logging.getLogger(__name__)
 READ_BUFFER_SIZE = 256 * 1024
 LISTEN_BACKLOG = 511
 _LINGER_RESET = struct.pack("ii", 1, 0)
+# Bytes one direction moves before the pair switches to splice (where available).
+SPLICE_AFTER = 256 * 1024
+_NEVER = sys.maxsize
 
 
 class _SharedBuffer:
@@ -101,8 +112,11 @@ class _Side(asyncio.BufferedProtocol):
         out = peer.transport
         shared = pair.fwd.shared
         out.write(shared.view[:nbytes])
-        if out.get_write_buffer_size() and not pair.fwd.writes_copy:
-            shared.renew()
+        if out.get_write_buffer_size():
+            if not pair.fwd.writes_copy:
+                shared.renew()
+        elif self.nbytes >= pair.fwd.splice_after:
+            pair.to_splice()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -133,6 +147,8 @@ class _Side(asyncio.BufferedProtocol):
             peer.transport.resume_reading()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self.pair.relay is not None:
+            return  # the transport was left for splice: the socket lives on
         self.lost = True
         self.pair.side_lost(self, exc)
 
@@ -146,6 +162,7 @@ class _Pair:
         "connector",
         "fwd",
         "last",
+        "relay",
         "remote",
         "started",
         "timer",
@@ -161,6 +178,7 @@ class _Pair:
         self.started = self.last = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
         self.connector: asyncio.Task[None] | None = None
+        self.relay: SpliceRelay | None = None
 
     # -- life cycle -------------------------------------------------------------
     def side_made(self, side: _Side) -> None:
@@ -232,7 +250,57 @@ class _Pair:
         else:
             remote_t.write_eof()
 
+    def to_splice(self) -> None:
+        """Continue this pair with splice (called when bulk and nothing is queued)."""
+        client, remote = self.client, self.remote
+        if remote is None or client.eof or remote.eof or client.lost or remote.lost:
+            return
+        ct, rt = client.transport, remote.transport
+        if (ct is None or rt is None or ct.is_closing() or rt.is_closing()
+                or ct.get_write_buffer_size() or rt.get_write_buffer_size()):
+            return
+        fwd = self.fwd
+        dups: list[socket.socket] = []
+        try:
+            for transport in (ct, rt):
+                fd = os.dup(transport.get_extra_info("socket").fileno())
+                try:
+                    dups.append(socket.socket(fileno=fd))
+                except OSError:
+                    os.close(fd)
+                    raise
+                dups[-1].setblocking(False)
+            relay = SpliceRelay(fwd.loop, dups[0], dups[1], self._relay_done)
+        except OSError as exc:  # out of descriptors: stay on the protocol path
+            logger.debug("splice unavailable for %s: %s", show(self.client_addr), exc)
+            for sock in dups:
+                sock.close()
+            return
+        # Stop both transports (this also cancels read callbacks already queued)
+        # and close them: only their descriptors go, the duplicates keep the
+        # connection. connection_lost() ignores these closes.
+        self.relay = relay
+        for transport in (ct, rt):
+            transport.pause_reading()
+            transport.close()
+        relay.start()
+
+    def _relay_done(self, exc: OSError | None) -> None:
+        relay = self.relay
+        assert relay is not None
+        up, down = relay.moved
+        self.client.nbytes += up
+        self.client.lost = True
+        if self.remote is not None:
+            self.remote.nbytes += down
+            self.remote.lost = True
+        if exc is not None:
+            logger.debug("spliced connection of %s ended: %s", show(self.client_addr), exc)
+        self._finished()
+
     def _check_idle(self) -> None:
+        if self.relay is not None:
+            self.last = max(self.last, self.relay.last)
         idle_for = time.monotonic() - self.last
         timeout = self.fwd.idle_timeout
         if idle_for < timeout:
@@ -244,11 +312,17 @@ class _Pair:
 
     def close(self) -> None:
         """Orderly close of both sides (queued bytes are still sent)."""
+        if self.relay is not None:
+            self.relay.close()
+            return
         for side in (self.client, self.remote):
             if side is not None and side.transport is not None and not side.lost:
                 side.transport.close()
 
     def abort(self) -> None:
+        if self.relay is not None:
+            self.relay.close()
+            return
         if self.connector is not None:
             self.connector.cancel()
         for side in (self.client, self.remote):
@@ -324,6 +398,8 @@ class TcpForwarder:
         self.shared = _SharedBuffer()
         # True when the loop's transports copy what they cannot send at once.
         self.writes_copy = False
+        # Bytes one direction moves before a pair switches to splice (_NEVER: never).
+        self.splice_after = _NEVER
         self._pairs: set[_Pair] = set()
         self._server: asyncio.AbstractServer | None = None
         self._sock: socket.socket | None = None
@@ -349,6 +425,8 @@ class TcpForwarder:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self.writes_copy = _transports_copy_writes(self._loop)
+        if splice_available(self._loop):
+            self.splice_after = SPLICE_AFTER
         sock = bind_reuse("tcp", self.local)
         try:
             self._server = await self._loop.create_server(

@@ -15,7 +15,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from nat1_traversal.config import Config
 from nat1_traversal.errors import Nat1Error, NetworkError, UsageError
@@ -99,7 +99,9 @@ class Service:
         udp_servers = config.stun_udp or DEFAULT_STUN_UDP
         if config.proto == "tcp":
             if config.remote is not None:
-                self.forwarder = TcpForwarder(self.local, config.remote, proxy_protocol=config.proxy_protocol)
+                self.forwarder = TcpForwarder(
+                    self.local, config.remote, proxy_protocol=config.proxy_protocol, **_limits(config, "connections")
+                )
                 await self.forwarder.start()
             path = TcpPath(self.local, config.keepalive_tcp or DEFAULT_KEEPALIVE_TCP, self.timing, family=family)
             servers = config.stun_tcp or DEFAULT_STUN_TCP
@@ -111,7 +113,7 @@ class Service:
         else:
             udp_forwarder: UdpForwarder | None = None
             if config.remote is not None:
-                udp_forwarder = UdpForwarder(self.local, config.remote)
+                udp_forwarder = UdpForwarder(self.local, config.remote, **_limits(config, "sessions"))
                 self.forwarder = udp_forwarder
                 await udp_forwarder.start()
             udp_path = UdpPath(self.local, self.timing, forwarder=udp_forwarder, family=family)
@@ -166,6 +168,16 @@ class Service:
             await self.forwarder.aclose()
         if self._publisher is not None:
             await self._publisher.aclose()
+
+
+def _limits(config: Config, cap_name: str) -> dict[str, Any]:
+    """The forwarder keyword arguments the config sets; the rest keep their defaults."""
+    limits: dict[str, Any] = {}
+    if config.max_connections is not None:
+        limits[f"max_{cap_name}"] = config.max_connections
+    if config.idle_timeout is not None:
+        limits["idle_timeout"] = config.idle_timeout
+    return limits
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Callable[[], None]:

@@ -55,6 +55,10 @@ class Config:
     keepalive_tcp: tuple[HostPort, ...] | None = None
     keepalive_interval: float = 10.0
     on_change: str | None = None
+    # Forward mode limits (an extension of SPEC section 3); None = the forwarder's default:
+    # 512 TCP connections / 1024 UDP sessions, idle 7200 s for TCP / 120 s for UDP.
+    max_connections: int | None = None
+    idle_timeout: float | None = None
 
     @property
     def proto(self) -> Proto:
@@ -74,7 +78,7 @@ class Config:
 KNOWN_KEYS: tuple[str, ...] = (
     "type", "dns", "id", "token", "domain", "sub_domain", "local", "remote", "proxy_protocol",
     "ttl", "endpoint", "tsig_algorithm", "stun_tcp", "stun_udp", "keepalive_tcp",
-    "keepalive_interval", "on_change",
+    "keepalive_interval", "on_change", "max_connections", "idle_timeout",
 )
 TSIG_ALGORITHMS: tuple[str, ...] = (
     "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",

@@ -135,6 +135,8 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
     token_text = check.text("token")
     ttl = check.number("ttl", default=None, minimum=1, integer=True)
     interval = check.number("keepalive_interval", default=10.0, minimum=1, integer=False)
+    max_connections = check.number("max_connections", default=None, minimum=1, integer=True)
+    idle_timeout = check.number("idle_timeout", default=None, minimum=1, integer=False)
     proxy = data.get("proxy_protocol")
     if proxy is not None and proxy not in PROXY_PROTOCOLS:
         check.problem("config.bad_choice", field="proxy_protocol", value=json.dumps(proxy, ensure_ascii=False),
@@ -173,6 +175,8 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
         keepalive_tcp=check.host_list("keepalive_tcp", 80),
         keepalive_interval=interval if interval is not None else 10.0,
         on_change=on_change,
+        max_connections=int(max_connections) if max_connections is not None else None,
+        idle_timeout=idle_timeout,
     )
     if proxy is not None and config.proto == "udp":
         check.problem("config.proxy_udp", type=service_type)

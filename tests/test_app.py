@@ -12,6 +12,7 @@ import socket
 import sys
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,30 @@ async def test_cli_second_signal_forces_exit(tmp_path: Path, fakes: Fakes) -> No
             await proc.wait()
         echo.close()
     assert code in (0, 128 + signal.SIGINT)  # the first may have finished before the second arrived
+
+
+@pytest.mark.asyncio
+async def test_config_limits_reach_the_forwarder(fakes: Fakes) -> None:
+    """max_connections / idle_timeout from config.json: one connection over the cap is refused."""
+    echo, echo_port = await _echo_server()
+    local = Endpoint(LO, free_port())
+    config = replace(fakes.config(type="tcp", local=local, remote=Endpoint(LO, echo_port)),
+                     max_connections=1, idle_timeout=300.0)
+    service = Service(config, timing=FAST, publisher=FakePublisher())
+    stop = asyncio.Event()
+    runner = asyncio.create_task(run_service(config, stop=stop, service=service))
+    try:
+        await wait_until(lambda: service.forwarder is not None)
+        forwarder = service.forwarder
+        assert (forwarder.max_connections, forwarder.idle_timeout) == (1, 300.0)  # type: ignore[union-attr]
+        first_reader, first_writer = await asyncio.open_connection("127.0.0.1", local.port)
+        first_writer.write(b"a")
+        assert await asyncio.wait_for(first_reader.read(100), 2) == b"echo:a"
+        second_reader, second_writer = await asyncio.open_connection("127.0.0.1", local.port)
+        assert await asyncio.wait_for(second_reader.read(100), 2) == b""  # over the cap: closed at once
+        for writer in (first_writer, second_writer):
+            writer.close()
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(runner, 2) == 0
+        echo.close()

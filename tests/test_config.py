@@ -226,3 +226,11 @@ def test_rfc2136_bad_tsig_algorithm_is_one_problem() -> None:
     assert len(problems) == 1 and "hmac-foo" in problems[0], problems
     config, _ = parse_config({**rfc, "tsig_algorithm": "HMAC-SHA512."})
     assert config.dns.tsig_algorithm == "hmac-sha512"
+
+
+def test_forward_limits() -> None:
+    config, warnings = parse_config({"max_connections": 64, "idle_timeout": 600})
+    assert (config.max_connections, config.idle_timeout, warnings) == (64, 600.0, [])
+    assert Config().max_connections is None and Config().idle_timeout is None
+    problems = problems_of({"max_connections": 0, "idle_timeout": "1h"})
+    assert [p.split("：")[0] for p in problems] == ["max_connections", "idle_timeout"]

@@ -142,8 +142,10 @@ def path(lab: Lab, name: str, target: int, proto: str) -> Iterator[tuple[int, Pr
     else:
         argv = [PY, str(HERE / "forwarder_runner.py"), f"--{proto}", "--local", f"127.0.0.1:{port}",
                 "--remote", f"127.0.0.1:{target}"]
-        if name.endswith("uvloop"):
+        if "uvloop" in name:
             argv.append("--uvloop")
+        if name.endswith(("-thread", "-loop")):  # experiments: force one UDP relay design
+            argv += ["--udp-relay", name.rsplit("-", 1)[1]]
         proc = lab.start(argv, ready=True)
     try:
         yield port, proc
@@ -291,11 +293,12 @@ def pinned(*pids: int) -> Iterator[None]:
     wake-up lands on changes a round trip by 50-100 µs, more than the forwarder
     itself adds; pinned, the figures show the forwarder's own cost."""
     saved = {}
-    for pid in pids:
+    tids = [tid for pid in pids for tid in threads(pid)]
+    for pid in tids:
         with contextlib.suppress(ProcessLookupError):
             saved[pid] = os.sched_getaffinity(pid)
     try:
-        for pid in pids:
+        for pid in tids:
             with contextlib.suppress(ProcessLookupError):  # a socat worker just exited
                 os.sched_setaffinity(pid, {0})
         yield
@@ -398,6 +401,14 @@ def run(quick: bool) -> list[tuple[str, dict[str, float], str]]:
     finally:
         lab.stop_all()
     return results
+
+
+def threads(pid: int) -> list[int]:
+    """Every thread of ``pid`` (affinity is per thread; the UDP relay runs on one)."""
+    try:
+        return [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
+    except OSError:
+        return [pid]
 
 
 def pids(*procs: Proc | None) -> list[int]:

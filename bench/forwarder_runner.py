@@ -35,7 +35,7 @@ async def main(args: argparse.Namespace) -> None:
         forwarders.append(TcpForwarder(local, remote, proxy_protocol=args.proxy_protocol,
                                        max_connections=args.max_connections))
     if args.udp:
-        forwarders.append(UdpForwarder(local, remote, max_sessions=args.max_sessions))
+        forwarders.append(UdpForwarder(local, remote, max_sessions=args.max_sessions, relay=args.udp_relay))
     for fwd in forwarders:
         await fwd.start()
         if isinstance(fwd, TcpForwarder) and args.splice_after is not None:
@@ -61,6 +61,7 @@ if __name__ == "__main__":
     parser.add_argument("--max-connections", type=int, default=4096)
     parser.add_argument("--max-sessions", type=int, default=4096)
     parser.add_argument("--log-level", default="INFO")
+    parser.add_argument("--udp-relay", choices=["auto", "loop", "thread"], default="auto")
     parser.add_argument("--splice-after", type=int, help="bytes before splice (-1: never; for experiments)")
     arguments = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)

@@ -1,5 +1,6 @@
 """UDP forwarder on loopback: sessions, expiry, the cap, the STUN intercept hook and
-survival of ICMP port-unreachable from remote."""
+survival of ICMP port-unreachable from remote — on both relay designs (the event
+loop's add_reader, and the Linux relay thread with its own epoll)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import ipaddress
 import logging
 import os
 import socket
+import sys
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -17,19 +20,37 @@ import uvloop
 
 from nat1_traversal.errors import NetworkError
 from nat1_traversal.forward import UdpForwarder
+from nat1_traversal.forward import udp as udp_module
 from nat1_traversal.model import Endpoint
 
 LOOP4 = ipaddress.ip_address("127.0.0.1")
 
 
-# Every test runs on the standard loop and on uvloop (the CLI uses it when installed).
+# Every test runs on the standard loop with either relay design and on uvloop (the
+# CLI uses it when installed; "auto" keeps the loop design there).
 # pytest-asyncio 1.x deprecates this override in favour of a conftest hook.
 pytestmark = pytest.mark.filterwarnings("ignore:.*event_loop_policy.*:DeprecationWarning")
 
+LINUX = sys.platform.startswith("linux")
+# mode -> (relay asked for, relay expected to run)
+MODES = {
+    "asyncio-loop": ("loop", "loop"),
+    "asyncio-auto": ("auto", "thread" if LINUX and udp_module.AUTO_THREAD else "loop"),
+    "asyncio-thread": ("thread", "thread" if LINUX else "loop"),
+    "uvloop": ("auto", "loop"),
+}
+RELAY: tuple[str, str] = ("auto", "loop")
 
-@pytest.fixture(params=["asyncio", "uvloop"])
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    if request.param == "uvloop":
+
+@pytest.fixture(params=list(MODES))
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(sys.modules[__name__], "RELAY", MODES[request.param])
+    return str(request.param)
+
+
+@pytest.fixture
+def event_loop_policy(mode: str) -> asyncio.AbstractEventLoopPolicy:
+    if mode == "uvloop":
         return uvloop.EventLoopPolicy()
     return asyncio.DefaultEventLoopPolicy()
 
@@ -62,8 +83,11 @@ async def echo_server(port: int = 0) -> AsyncIterator[tuple[Endpoint, Echo]]:
 
 @asynccontextmanager
 async def forwarder(remote: Endpoint, **options: Any) -> AsyncIterator[UdpForwarder]:
+    asked, expected = RELAY
+    options.setdefault("relay", asked)
     fwd = UdpForwarder(Endpoint(LOOP4, 0), remote, **options)
     await fwd.start()
+    assert fwd.relay == (expected if options["relay"] == asked else options["relay"])
     try:
         yield fwd
     finally:
@@ -169,24 +193,31 @@ async def test_session_cap(caplog: pytest.LogCaptureFixture) -> None:
 async def test_intercept_hook_and_send_from_the_listening_socket() -> None:
     seen: list[tuple[bytes, tuple[str, int]]] = []
 
-    def stun_only(data: bytes, addr: tuple[str, int]) -> bool:
-        seen.append((data, addr))
-        return data.startswith(b"STUN")
+    threads: set[int] = set()
 
-    async with echo_server() as (remote, echo), forwarder(remote, intercept=stun_only) as fwd:
+    def ours_only(data: bytes, addr: tuple[str, int]) -> bool:
+        seen.append((data, addr))
+        threads.add(threading.get_ident())
+        return data.endswith(b"ours")
+
+    async with echo_server() as (remote, echo), forwarder(remote, intercept=ours_only) as fwd:
         sock = client()
         try:
-            sock.sendto(b"STUN reply", fwd.bound.sockaddr())
+            sock.sendto(stun_shaped(b"ours"), fwd.bound.sockaddr())
             sock.sendto(b"game", fwd.bound.sockaddr())
-            assert (await recv(sock))[0] == b"game"  # the STUN one was consumed
-            assert seen == [(b"STUN reply", sock.getsockname()), (b"game", sock.getsockname())]
+            assert (await recv(sock))[0] == b"game"  # the claimed one was consumed
+            assert (stun_shaped(b"ours"), sock.getsockname()) in seen
+            assert threads == {threading.get_ident()}  # the hook runs on the event loop
             assert len(echo.peers) == 1
+            sock.sendto(stun_shaped(b"not claimed"), fwd.bound.sockaddr())
+            assert (await recv(sock))[0] == stun_shaped(b"not claimed")  # offered, then relayed
+            assert (stun_shaped(b"not claimed"), sock.getsockname()) in seen
             fwd.send(b"binding request", sock.getsockname())
             data, source = await recv(sock)
             assert (data, source) == (b"binding request", fwd.bound.sockaddr())
             fwd.set_intercept(None)
-            sock.sendto(b"STUN now forwarded", fwd.bound.sockaddr())
-            assert (await recv(sock))[0] == b"STUN now forwarded"
+            sock.sendto(stun_shaped(b"now forwarded ours"), fwd.bound.sockaddr())
+            assert (await recv(sock))[0] == stun_shaped(b"now forwarded ours")
         finally:
             sock.close()
 
@@ -244,3 +275,48 @@ async def test_datagrams_from_strangers_to_a_session_socket_are_dropped() -> Non
         finally:
             sock.close()
             stranger.close()
+
+
+def stun_shaped(tail: bytes) -> bytes:
+    """A datagram with a STUN header (type, length, magic cookie, transaction id)."""
+    return b"\x01\x01\x00\x00\x21\x12\xa4\x42" + b"t" * 12 + tail
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not LINUX, reason="the relay thread is Linux only")
+@pytest.mark.parametrize("mode", ["asyncio-thread"], indirect=True)
+async def test_relay_thread_stops_cleanly_and_releases_its_descriptors(mode: str) -> None:
+    async with echo_server() as (remote, _echo):
+        before = set(os.listdir("/proc/self/fd"))
+        fwd = UdpForwarder(Endpoint(LOOP4, 0), remote, relay="thread")
+        await fwd.start()
+        relay = fwd._thread
+        assert relay is not None and relay.alive
+        sock = client()
+        try:
+            for payload in (b"one", b"two"):
+                sock.sendto(payload, fwd.bound.sockaddr())
+                assert (await recv(sock))[0] == payload
+            assert fwd.sessions == 1
+            await asyncio.wait_for(fwd.aclose(), 5)
+        finally:
+            sock.close()
+        assert not relay.alive
+        assert relay.crashed is None
+        assert fwd.sessions == 0
+        assert not [t for t in threading.enumerate() if t.name == "nat1-udp-relay"]
+        await fwd.aclose()  # twice is harmless
+        assert set(os.listdir("/proc/self/fd")) <= before  # listening, session, epoll, eventfd: closed
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not LINUX, reason="the relay thread is Linux only")
+@pytest.mark.parametrize("mode", ["uvloop"], indirect=True)
+async def test_relay_thread_can_be_forced_on_uvloop(mode: str) -> None:
+    async with echo_server() as (remote, _echo), forwarder(remote, relay="thread") as fwd:
+        sock = client()
+        try:
+            sock.sendto(b"ping", fwd.bound.sockaddr())
+            assert (await recv(sock))[0] == b"ping"
+        finally:
+            sock.close()

@@ -1,0 +1,222 @@
+"""The UDP relay off the event loop: one thread running its own ``select.epoll`` loop.
+
+On the standard asyncio loop most of a datagram's forwarding time is the loop's own
+work per wake-up (``_run_once``, the selector, handle objects), not ours. Here one
+dedicated thread blocks in ``epoll.poll`` (the GIL is released while it waits) on
+the listening socket, every session socket and an eventfd, and runs the same
+drain-with-FIONREAD batches as the loop design. Only the relay thread touches the
+session table while it runs; the event loop reads its size and, through
+``UdpForwarder.send``, sends from the listening socket (``sendto`` on one socket
+from two threads is safe).
+
+The intercept hook (STUN demultiplexing) must run on the event loop, where the
+futures it completes live. While a hook is set, datagrams shaped like STUN (RFC
+8489 header: two zero top bits, the magic cookie at bytes 4-7, at least 20 bytes)
+are handed to the loop with ``call_soon_threadsafe``; what the hook does not claim
+comes back to the thread through a queue and is relayed as player traffic. Every
+other datagram never leaves the thread, so a set hook costs player traffic two
+byte compares.
+
+Expiry runs on the thread too (the ``epoll.poll`` timeout is the sweep timer), so
+session open and close lines are logged from it (logging is thread-safe).
+``stop()`` wakes the thread through the eventfd and joins it off the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import os
+import select
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from nat1_traversal.forward import udp as _udp
+
+if TYPE_CHECKING:
+    from nat1_traversal.forward.udp import Address, Intercept, UdpForwarder, _Session
+
+_COOKIE = (0x21, 0x12, 0xA4, 0x42)
+_IN = select.EPOLLIN
+
+
+class EpollRelay:
+    """Runs one ``UdpForwarder``'s datagram relay on a thread of its own."""
+
+    def __init__(self, forwarder: UdpForwarder, loop: asyncio.AbstractEventLoop) -> None:
+        self._fwd = forwarder
+        self._loop = loop
+        self._epoll = select.epoll()
+        self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        self._by_fd: dict[int, _Session] = {}
+        self._replay: collections.deque[tuple[bytes, Address]] = collections.deque()
+        self._stopping = False
+        self._listen_fd = -1
+        self._thread = threading.Thread(target=self._run, name="nat1-udp-relay", daemon=True)
+        self.crashed: BaseException | None = None
+
+    # -- driven from the event loop ---------------------------------------------
+    def start(self) -> None:
+        sock = self._fwd._sock
+        assert sock is not None
+        self._listen_fd = sock.fileno()
+        self._epoll.register(self._listen_fd, _IN)
+        self._epoll.register(self._wake, _IN)
+        self._thread.start()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        os.eventfd_write(self._wake, 1)
+        await asyncio.to_thread(self._thread.join)
+
+    def close(self) -> None:
+        """After ``stop()`` and once the sessions are closed: release the descriptors."""
+        self._epoll.close()
+        os.close(self._wake)
+
+    def _deliver(self, intercept: Intercept, data: bytes, addr: Address) -> None:
+        """On the loop: offer a STUN-shaped datagram to the hook, else send it back."""
+        if intercept(data, addr) or self._stopping:
+            return
+        self._replay.append((data, addr))
+        os.eventfd_write(self._wake, 1)
+
+    # -- on the relay thread (watch/unwatch: also from the loop after stop()) ------
+    def watch(self, session: _Session) -> None:
+        fd = session.sock.fileno()
+        self._by_fd[fd] = session
+        self._epoll.register(fd, _IN)
+
+    def unwatch(self, session: _Session) -> None:
+        fd = session.sock.fileno()
+        self._by_fd.pop(fd, None)
+        with contextlib.suppress(OSError, ValueError):  # already closed
+            self._epoll.unregister(fd)
+
+    def _run(self) -> None:
+        try:
+            self._relay()
+        except BaseException as exc:  # a bug: report it the way the loop reports callbacks
+            self.crashed = exc
+            if not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(
+                    self._loop.call_exception_handler,
+                    {"message": "UDP relay thread failed", "exception": exc},
+                )
+
+    def _relay(self) -> None:
+        fwd, poll, by_fd = self._fwd, self._epoll.poll, self._by_fd
+        listen_fd, wake = self._listen_fd, self._wake
+        on_listen, on_session = self._on_listen_readable, self._on_session_readable
+        monotonic = time.monotonic
+        interval = fwd._sweep_interval()
+        next_sweep = monotonic() + interval
+        while not self._stopping:
+            timeout = next_sweep - monotonic()
+            if timeout <= 0:
+                fwd._expire_idle()
+                next_sweep = monotonic() + interval
+                continue
+            for fd, _events in poll(timeout):
+                if fd == listen_fd:
+                    on_listen()
+                elif fd == wake:
+                    with contextlib.suppress(BlockingIOError):
+                        os.eventfd_read(wake)
+                    self._replay_unclaimed()
+                else:
+                    session = by_fd.get(fd)
+                    if session is not None:
+                        on_session(session)
+
+    def _replay_unclaimed(self) -> None:
+        replay = self._replay
+        while replay and not self._stopping:
+            data, addr = replay.popleft()
+            self._relay_up(data, len(data), addr)
+
+    def _relay_up(self, data: bytes | memoryview, nbytes: int, addr: Address) -> None:
+        fwd = self._fwd
+        session = fwd._sessions.get(addr)
+        if session is None:
+            session = fwd._open_session(addr, time.monotonic())
+            if session is None:
+                return
+        session.up += nbytes
+        session.up_packets += 1
+        try:  # noqa: SIM105 - per packet: a context manager costs more here
+            session.send(data, fwd._remote_addr)
+        except OSError:  # EAGAIN, or ECONNREFUSED from a queued ICMP error
+            pass
+
+    def _on_listen_readable(self) -> None:
+        fwd = self._fwd
+        sock = fwd._sock
+        if sock is None:
+            return
+        buf, view, sessions, remote = fwd._buf, fwd._view, fwd._sessions, fwd._remote_addr
+        recv, queued, fd = sock.recvfrom_into, _udp._queued, self._listen_fd
+        for i in range(_udp.BATCH):
+            if i == 1 and not queued(fd):
+                return
+            try:
+                nbytes, addr = recv(buf)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. a queued ICMP error from a send()
+                continue
+            intercept = fwd._intercept
+            if (
+                intercept is not None
+                and nbytes >= 20
+                and buf[0] < 0x40
+                and (buf[4], buf[5], buf[6], buf[7]) == _COOKIE
+            ):
+                self._hand_to_loop(intercept, bytes(view[:nbytes]), addr)
+                continue
+            session = sessions.get(addr)
+            if session is None:
+                session = fwd._open_session(addr, time.monotonic())
+                if session is None:
+                    continue
+            session.up += nbytes
+            session.up_packets += 1
+            try:  # noqa: SIM105 - per packet: a context manager costs more here
+                session.send(view[:nbytes], remote)
+            except OSError:
+                pass
+
+    def _hand_to_loop(self, intercept: Intercept, data: bytes, addr: Address) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits for STUN
+            self._loop.call_soon_threadsafe(self._deliver, intercept, data, addr)
+
+    def _on_session_readable(self, session: _Session) -> None:
+        out = self._fwd._sock
+        if out is None:
+            return
+        sock, buf, view, addr = session.sock, self._fwd._buf, self._fwd._view, session.addr
+        remote_host, remote_port = self._fwd._remote_addr
+        recv, send, queued, fd = sock.recvfrom_into, out.sendto, _udp._queued, sock.fileno()
+        for i in range(_udp.BATCH):
+            if i == 1 and not queued(fd):
+                return
+            try:
+                nbytes, source = recv(buf)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # ConnectionRefusedError: ICMP from remote, reported once
+                continue
+            if source[1] != remote_port or source[0] != remote_host:
+                continue  # not from remote: a stray or spoofed datagram
+            session.down += nbytes
+            session.down_packets += 1
+            try:  # noqa: SIM105 - per packet: a context manager costs more here
+                send(view[:nbytes], addr)
+            except OSError:
+                pass

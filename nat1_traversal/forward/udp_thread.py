@@ -180,6 +180,8 @@ class EpollRelay:
             ):
                 self._hand_to_loop(intercept, bytes(view[:nbytes]), addr)
                 continue
+            # _relay_up inlined on purpose: the extra call per datagram measured up to
+            # ~10 % fewer packets/s; _relay_up serves the rare replayed datagrams only.
             session = sessions.get(addr)
             if session is None:
                 session = fwd._open_session(addr, time.monotonic())

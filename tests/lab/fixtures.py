@@ -15,8 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import require_root_tools
 from tests.lab.core import TOOLS, NatLab
+from tests.support.ci import require_root_tools
 
 _LAB_KEY = pytest.StashKey[NatLab]()
 

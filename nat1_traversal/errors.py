@@ -9,7 +9,9 @@ and named fields, so the CLI renders it once, in the user's language::
     ├── NetworkError               could not reach a peer
     │   └── NetTimeout             a deadline ran out
     ├── ProtocolError              a peer sent bytes we cannot accept
-    │   └── StunErrorResponse      a STUN server answered with ERROR-CODE
+    │   ├── StunErrorResponse      a STUN server answered with ERROR-CODE
+    │   └── PortmapError           a home router sent a PCP/NAT-PMP/UPnP answer we cannot use
+    │       └── PortmapRefused     the router answered and said no (result code, SOAP fault)
     └── ProviderError              a DNS provider refused; carries a hint key
         ├── ProviderAuthError      wrong credentials / missing permission
         ├── ZoneNotFound           the domain is not in the account
@@ -77,6 +79,26 @@ class ProtocolError(Nat1Error):
 
 class StunErrorResponse(ProtocolError):
     pass
+
+
+class PortmapError(ProtocolError):
+    """A home router's port-mapping answer is malformed or does not match our request."""
+
+
+class PortmapRefused(PortmapError):
+    """The router understood and refused: ``method``, its ``code`` and a catalogue key for why."""
+
+    def __init__(self, key: str, /, *, method: str, code: int, reason_key: str, **fields: object) -> None:
+        super().__init__(key, method=method, code=code, **fields)
+        self.method = method
+        self.code = code
+        self.reason_key = reason_key
+
+    def reason(self) -> str:
+        return t(self.reason_key, **self.fields)
+
+    def render(self) -> str:
+        return t(self.key, reason=self.reason(), **self.fields)
 
 
 class ProviderError(Nat1Error):

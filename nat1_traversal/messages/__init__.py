@@ -6,7 +6,7 @@ merges them and refuses duplicate keys (tested).
 
 from __future__ import annotations
 
-from nat1_traversal.messages import cli, config, dns, forward, keeper, mc, stun
+from nat1_traversal.messages import cli, config, dns, forward, keeper, mc, portmap, stun
 
 Entry = tuple[str, str]
 
@@ -18,6 +18,7 @@ _PARTS: tuple[dict[str, Entry], ...] = (
     forward.MESSAGES,
     dns.MESSAGES,
     mc.MESSAGES,
+    portmap.MESSAGES,
 )
 
 

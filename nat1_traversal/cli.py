@@ -171,7 +171,7 @@ def _load(options: Options, *, required: bool) -> Config:
             print(t("config.not_created"))
             raise _Finished(2)
     config, warnings = load_config(path)
-    register_secrets([config.dns.token, *url_secrets(config.dns.id)])
+    register_secrets([config.dns.token, config.status_token, *url_secrets(config.dns.id)])
     for warning in warnings:
         log.warning(warning)
     return config

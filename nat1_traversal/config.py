@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -10,6 +11,9 @@ from nat1_traversal.model import Endpoint, HostPort, Proto, Secret
 ServiceType = Literal["mcje", "mcbe", "web", "tcp", "udp"]
 DnsKind = Literal["no_dns", "cloudflare", "dynv6", "webhook", "tencentcloud", "alidns", "rfc2136"]
 ProxyProtocol = Literal["v1", "v2"]
+
+# SPEC section 12: loopback by default, so that nothing is exposed unless asked for.
+DEFAULT_STATUS = Endpoint(ipaddress.IPv4Address("127.0.0.1"), 8730)
 
 SERVICE_PROTO: dict[str, Proto] = {"mcje": "tcp", "mcbe": "udp", "web": "tcp", "tcp": "tcp", "udp": "udp"}
 # SRV owner name prefix per type (SPEC section 4); the owner is prefix + sub_domain + "." + domain.
@@ -59,6 +63,9 @@ class Config:
     # 512 TCP connections / 1024 UDP sessions, idle 7200 s for TCP / 120 s for UDP.
     max_connections: int | None = None
     idle_timeout: float | None = None
+    # Status server (SPEC section 12): None = off (``"status": false``).
+    status: Endpoint | None = DEFAULT_STATUS
+    status_token: Secret | None = None
 
     @property
     def proto(self) -> Proto:
@@ -78,7 +85,7 @@ class Config:
 KNOWN_KEYS: tuple[str, ...] = (
     "type", "dns", "id", "token", "domain", "sub_domain", "local", "remote", "proxy_protocol",
     "ttl", "endpoint", "tsig_algorithm", "stun_tcp", "stun_udp", "keepalive_tcp",
-    "keepalive_interval", "on_change", "max_connections", "idle_timeout",
+    "keepalive_interval", "on_change", "max_connections", "idle_timeout", "status", "status_token",
 )
 TSIG_ALGORITHMS: tuple[str, ...] = (
     "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",

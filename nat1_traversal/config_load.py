@@ -14,6 +14,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, get_args
 
@@ -182,9 +183,19 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
         check.problem("config.proxy_udp", type=service_type)
     if dns_kind != "no_dns":
         check.problems.extend(_dns_problems(dns))
+    config = _with_status_keys(config, data, check, warnings)
     if check.problems:
         raise ConfigError("config.invalid", problems=check.problems, path=source)
     return config, warnings
+
+
+def _with_status_keys(config: Config, data: dict[str, Any], check: _Checker, warnings: list[str]) -> Config:
+    from nat1_traversal.status.settings import parse_status_keys
+
+    keys = parse_status_keys(data.get("status"), data.get("status_token"))
+    check.problems.extend(keys.problems)
+    warnings.extend(keys.warnings)
+    return replace(config, status=keys.address, status_token=keys.token)
 
 
 def _dns_problems(dns: DnsSettings) -> list[str]:

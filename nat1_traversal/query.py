@@ -15,7 +15,6 @@ import ipaddress
 import json
 import logging
 import random
-import re
 import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import dns.exception
 import dns.rdtypes.IN.SRV
 import dns.resolver
 
+from nat1_traversal.addr import AddressError, parse_optional_host_port
 from nat1_traversal.errors import NetTimeout, NetworkError, ProtocolError, UsageError
 from nat1_traversal.i18n import t
 from nat1_traversal.minecraft import Edition, ServerStatus, bedrock_status, java_status
@@ -43,7 +43,6 @@ LOOPBACK: dict[Family, IPAddress] = {4: ipaddress.IPv4Address("127.0.0.1"), 6: i
 SRV_PREFIX: dict[Edition, str] = {"java": "_minecraft._tcp.", "bedrock": "_minecraft._udp."}
 LABEL: dict[Edition, str] = {"java": "MCJE", "bedrock": "MCBE"}
 MAX_ATTEMPTS = 6  # addresses tried per edition, over every family and SRV target
-_HOST_NAME = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9_-]{1,63}(?<!-))*\.?$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,57 +87,18 @@ def plans_for(kind: str) -> tuple[EditionPlan, ...]:
 # --------------------------------------------------------------------------- target grammar
 
 
-def _port(text: str, original: str) -> int:
-    if not text.isascii() or not text.isdigit() or len(text) > 5 or not 0 < int(text) <= 65535:
-        raise UsageError("mc.bad_target", target=original)
-    return int(text)
-
-
-def _check_host(host: str, original: str) -> str:
-    try:
-        ipaddress.ip_address(host)
-        return host
-    except ValueError:
-        pass
-    try:
-        ascii_host = host.encode("idna").decode("ascii") if not host.isascii() else host
-    except UnicodeError as exc:
-        raise UsageError("mc.bad_target", target=original) from exc
-    if len(ascii_host) > 253 or not _HOST_NAME.match(ascii_host):
-        raise UsageError("mc.bad_target", target=original)
-    return ascii_host
-
-
 def parse_target(text: str | None) -> QueryTarget:
-    """``host``, ``host:port``, ``[v6]``, ``[v6]:port``, bare v6, ``:port``/``port`` (this machine)."""
-    if text is None or text.strip() in ("", ":"):
+    """``host``, ``host:port``, ``[v6]``, ``[v6]:port``, bare v6, ``:port``/``port`` (this machine).
+
+    The grammar is addr.py's (one for the whole program); a name comes back in ASCII.
+    """
+    if text is None:
         return QueryTarget(None, None)
-    original, text = text, text.strip()
-    if text.startswith("["):
-        close = text.find("]")
-        host, rest = text[1:close], text[close + 1 :]
-        if close < 0 or (rest and not rest.startswith(":")):
-            raise UsageError("mc.bad_target", target=original)
-        try:
-            if ipaddress.ip_address(host).version != 6:
-                raise UsageError("mc.bad_target", target=original)
-        except ValueError as exc:
-            raise UsageError("mc.bad_target", target=original) from exc
-        port = _port(rest[1:], original) if rest not in ("", ":") else None
-        return QueryTarget(host, port)
-    if text.count(":") > 1:  # a bare IPv6 literal carries no port
-        try:
-            ipaddress.IPv6Address(text)
-        except ValueError as exc:
-            raise UsageError("mc.bad_target", target=original) from exc
-        return QueryTarget(text, None)
-    if text.isdigit():  # "25566": a port on this machine, like the -l grammar
-        return QueryTarget(None, _port(text, original))
-    host, _, port_text = text.partition(":")
-    port = _port(port_text, original) if port_text else None
-    if host == "":
-        return QueryTarget(None, port)
-    return QueryTarget(_check_host(host, original), port)
+    try:
+        host, port = parse_optional_host_port(text)
+    except AddressError:
+        raise UsageError("mc.bad_target", target=text) from None
+    return QueryTarget(host, port)
 
 
 # --------------------------------------------------------------------------- SRV and names

@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from nat1_traversal.addr import AddressError, parse_host_port
 from nat1_traversal.config import TSIG_ALGORITHMS, DnsSettings
 from nat1_traversal.i18n import t
 
@@ -59,13 +60,11 @@ def _valid_url(value: str) -> bool:
 
 
 def _valid_host_port(value: str) -> bool:
-    host, port = value, ""
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else rest
-    elif value.count(":") == 1:
-        host, port = value.split(":")
-    return bool(host) and (not port or (port.isdigit() and 0 < int(port) < 65536))
+    try:
+        parse_host_port(value, 53)
+    except AddressError:
+        return False
+    return True
 
 
 def validate_settings(settings: DnsSettings) -> list[str]:

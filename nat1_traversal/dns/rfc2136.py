@@ -26,6 +26,7 @@ import dns.rrset
 import dns.tsig
 import dns.update
 
+from nat1_traversal.addr import parse_host_port
 from nat1_traversal.config import DnsSettings
 from nat1_traversal.dns.base import REQUEST_TIMEOUT, Provider, Record, SrvData
 from nat1_traversal.errors import NetTimeout, NetworkError, ProviderAuthError, ProviderError, ZoneNotFound
@@ -46,15 +47,9 @@ class RedactedTsigKey(dns.tsig.Key):
 
 
 def split_host_port(endpoint: str) -> tuple[str, int]:
-    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 literal."""
-    endpoint = endpoint.strip()
-    if endpoint.startswith("["):
-        host, _, rest = endpoint[1:].partition("]")
-        return host, int(rest[1:]) if rest.startswith(":") and rest[1:] else DEFAULT_PORT
-    if endpoint.count(":") == 1:
-        host, port = endpoint.split(":")
-        return host, int(port) if port else DEFAULT_PORT
-    return endpoint, DEFAULT_PORT
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 literal (the one grammar, addr.py)."""
+    where = parse_host_port(endpoint, DEFAULT_PORT)
+    return where.host, where.port
 
 
 class Rfc2136Provider(Provider):

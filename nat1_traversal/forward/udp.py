@@ -45,53 +45,42 @@ import logging
 import socket
 import sys
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from nat1_traversal.errors import NetworkError
 from nat1_traversal.forward.common import CapLogger, local_port, show
+from nat1_traversal.forward.udp_session import (
+    BATCH,
+    DATAGRAM_BUFFER_SIZE,
+    Address,
+    Intercept,
+    Session,
+    queued,
+)
+from nat1_traversal.forward.udp_thread import EpollRelay
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint
 from nat1_traversal.net import family_of, local_endpoint
 
-if TYPE_CHECKING:
-    from nat1_traversal.forward.udp_thread import EpollRelay
-
 logger = logging.getLogger(__name__)
 
-Address = tuple[str, int]
-Intercept = Callable[[bytes, Address], bool]
+__all__ = ["BATCH", "DATAGRAM_BUFFER_SIZE", "Address", "Intercept", "Relay", "UdpForwarder"]
+
 # "loop": add_reader on the event loop; "thread": one relay thread with its own
 # epoll (Linux only, see udp_thread.py); "auto": what measured best here.
 Relay = Literal["auto", "loop", "thread"]
 
-# Largest UDP payload is 65,507 (IPv4) / 65,527 (IPv6) bytes: 64 KiB holds any datagram.
-DATAGRAM_BUFFER_SIZE = 64 * 1024
-# Datagrams handled per wake-up before yielding to other callbacks.
-BATCH = 64
 _SWEEP_MAX_INTERVAL = 5.0
 LISTEN_RCVBUF = 4 * 1024 * 1024
 AUTO_THREAD = True
 
 
-class _Session:
-    __slots__ = ("addr", "down", "down_packets", "last", "seen", "send", "sock", "started", "up", "up_packets")
-
-    def __init__(self, addr: Address, sock: socket.socket, now: float) -> None:
-        self.addr = addr
-        self.sock = sock
-        self.send = sock.sendto  # bound once: one lookup less per datagram
-        self.started = self.last = now
-        self.up = self.down = self.up_packets = self.down_packets = 0
-        self.seen = 0  # packets counted at the last sweep
-
-    @property
-    def packets(self) -> int:
-        return self.up_packets + self.down_packets
-
-
 class UdpForwarder:
-    """Relays UDP flows arriving on ``local`` to ``remote`` and the replies back."""
+    """Relays UDP flows arriving on ``local`` to ``remote`` and the replies back.
+
+    Implements ``udp_session.RelayHost`` for the relay thread: ``sessions_by_addr``,
+    ``intercept``, ``open_session``, ``expire_idle`` and ``sweep_interval``.
+    """
 
     def __init__(
         self,
@@ -107,8 +96,10 @@ class UdpForwarder:
         self.remote = remote
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
-        self._intercept = intercept
-        self._sessions: dict[Address, _Session] = {}
+        # The STUN demultiplexing hook (read per datagram; set with set_intercept()).
+        self.intercept: Intercept | None = intercept
+        # Live sessions by client address (only the relay that runs changes it).
+        self.sessions_by_addr: dict[Address, Session] = {}
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -129,7 +120,7 @@ class UdpForwarder:
 
     @property
     def sessions(self) -> int:
-        return len(self._sessions)
+        return len(self.sessions_by_addr)
 
     @property
     def relay(self) -> Literal["loop", "thread"]:
@@ -137,19 +128,17 @@ class UdpForwarder:
         return "thread" if self._thread is not None else "loop"
 
     def set_intercept(self, intercept: Intercept | None) -> None:
-        self._intercept = intercept
+        self.intercept = intercept
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._sock = _bind_udp(self.local)
         if _use_thread(self._relay_choice, self._loop):
-            from nat1_traversal.forward.udp_thread import EpollRelay
-
-            self._thread = EpollRelay(self, self._loop)
+            self._thread = EpollRelay(self, self._sock, self._remote_addr, self._loop)
             self._thread.start()
         else:
             self._loop.add_reader(self._sock.fileno(), self._on_listen_readable)
-            self._sweeper = self._loop.call_later(self._sweep_interval(), self._sweep)
+            self._sweeper = self._loop.call_later(self.sweep_interval(), self._sweep)
         logger.info(t("forward.udp_listening", local=self.bound, remote=self.remote))
 
     def send(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -171,7 +160,7 @@ class UdpForwarder:
         thread = self._thread
         if thread is not None:
             await thread.stop()  # joined: from here on only this thread touches the sessions
-        for session in list(self._sessions.values()):
+        for session in list(self.sessions_by_addr.values()):
             self._close_session(session)
         if thread is not None:
             thread.close()
@@ -187,10 +176,10 @@ class UdpForwarder:
         sock = self._sock
         if sock is None:
             return
-        buf, view, sessions, remote = self._buf, self._view, self._sessions, self._remote_addr
+        buf, view, sessions, remote = self._buf, self._view, self.sessions_by_addr, self._remote_addr
         recv = sock.recvfrom_into
         for i in range(BATCH):
-            if i == 1 and not _queued(sock.fileno()):
+            if i == 1 and not queued(sock.fileno()):
                 return
             try:
                 nbytes, addr = recv(buf)
@@ -199,12 +188,12 @@ class UdpForwarder:
             except OSError as exc:  # e.g. a queued ICMP error from a send()
                 logger.debug("udp recv on listening socket: %s", exc)
                 continue
-            intercept = self._intercept
+            intercept = self.intercept
             if intercept is not None and intercept(bytes(view[:nbytes]), addr):
                 continue
             session = sessions.get(addr)
             if session is None:
-                session = self._open_session(addr, time.monotonic())
+                session = self.open_session(addr, time.monotonic())
                 if session is None:
                     continue
             session.up += nbytes
@@ -216,7 +205,7 @@ class UdpForwarder:
                 # port-unreachable from remote was queued, the server may come back.
                 pass
 
-    def _on_session_readable(self, session: _Session) -> None:
+    def _on_session_readable(self, session: Session) -> None:
         out = self._sock
         if out is None:
             return
@@ -224,7 +213,7 @@ class UdpForwarder:
         remote_host, remote_port = self._remote_addr
         recv, send = sock.recvfrom_into, out.sendto
         for i in range(BATCH):
-            if i == 1 and not _queued(sock.fileno()):
+            if i == 1 and not queued(sock.fileno()):
                 return
             try:
                 nbytes, source = recv(buf)
@@ -242,8 +231,9 @@ class UdpForwarder:
                 pass
 
     # -- sessions ---------------------------------------------------------------
-    def _open_session(self, addr: Address, now: float) -> _Session | None:
-        if len(self._sessions) >= self.max_sessions:
+    def open_session(self, addr: Address, now: float) -> Session | None:
+        """A new session for ``addr`` (None: refused or failed, and logged)."""
+        if len(self.sessions_by_addr) >= self.max_sessions:
             self._cap_log.refused(addr)
             return None
         try:
@@ -258,8 +248,8 @@ class UdpForwarder:
             sock.close()
             logger.warning(t("forward.udp_session_failed", client=show(addr), remote=self.remote, error=exc))
             return None
-        session = _Session(addr, sock, now)
-        self._sessions[addr] = session
+        session = Session(addr, sock, now)
+        self.sessions_by_addr[addr] = session
         if self._thread is not None:
             self._thread.watch(session)
         else:
@@ -270,8 +260,8 @@ class UdpForwarder:
         )
         return session
 
-    def _close_session(self, session: _Session) -> None:
-        if self._sessions.pop(session.addr, None) is None:
+    def _close_session(self, session: Session) -> None:
+        if self.sessions_by_addr.pop(session.addr, None) is None:
             return
         if self._thread is not None:
             self._thread.unwatch(session)
@@ -284,21 +274,21 @@ class UdpForwarder:
               duration=time.monotonic() - session.started)
         )
 
-    def _sweep_interval(self) -> float:
+    def sweep_interval(self) -> float:
         return min(max(self.idle_timeout / 4, 0.01), _SWEEP_MAX_INTERVAL)
 
     def _sweep(self) -> None:
-        self._expire_idle()
+        self.expire_idle()
         assert self._loop is not None
-        self._sweeper = self._loop.call_later(self._sweep_interval(), self._sweep)
+        self._sweeper = self._loop.call_later(self.sweep_interval(), self._sweep)
 
-    def _expire_idle(self) -> None:
+    def expire_idle(self) -> None:
         # A session that moved packets since the last sweep was active now (to
         # within one sweep interval, at most a quarter of the idle timeout).
         now = time.monotonic()
         deadline = now - self.idle_timeout
         idle = []
-        for session in self._sessions.values():
+        for session in self.sessions_by_addr.values():
             packets = session.packets
             if packets != session.seen:
                 session.seen = packets
@@ -316,27 +306,6 @@ def _use_thread(choice: Relay, loop: asyncio.AbstractEventLoop) -> bool:
         return True
     # auto: the standard loop only; uvloop's own loop is as fast as the thread.
     return isinstance(loop, asyncio.SelectorEventLoop) and AUTO_THREAD
-
-
-if sys.platform != "win32":
-    from fcntl import ioctl
-    from termios import FIONREAD
-
-    _queued_buf = bytearray(4)
-
-    def _queued(fd: int) -> bool:
-        """Whether a datagram waits (cheaper than a recv failing with EAGAIN).
-        A queued empty datagram reads as 0: it is picked up at the next wake-up."""
-        try:
-            ioctl(fd, FIONREAD, _queued_buf)
-        except OSError:
-            return True  # let recv tell
-        return _queued_buf != b"\0\0\0\0"
-
-else:
-
-    def _queued(fd: int) -> bool:
-        return True  # Windows: the wake-up ends on EAGAIN instead
 
 
 def _bind_udp(local: Endpoint) -> socket.socket:

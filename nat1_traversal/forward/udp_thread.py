@@ -17,6 +17,9 @@ comes back to the thread through a queue and is relayed as player traffic. Every
 other datagram never leaves the thread, so a set hook costs player traffic two
 byte compares.
 
+The thread knows its forwarder only through ``udp_session.RelayHost`` (the session
+table, the hook, opening and expiring sessions); it owns its own receive buffer.
+
 Expiry runs on the thread too (the ``epoll.poll`` timeout is the sweep timer), so
 session open and close lines are logged from it (logging is thread-safe).
 ``stop()`` wakes the thread through the eventfd and joins it off the loop.
@@ -29,28 +32,40 @@ import collections
 import contextlib
 import os
 import select
+import socket
 import threading
 import time
-from typing import TYPE_CHECKING
 
-from nat1_traversal.forward import udp as _udp
+from nat1_traversal.forward.udp_session import (
+    BATCH,
+    DATAGRAM_BUFFER_SIZE,
+    STUN_COOKIE,
+    Address,
+    Intercept,
+    RelayHost,
+    Session,
+    queued,
+)
 
-if TYPE_CHECKING:
-    from nat1_traversal.forward.udp import Address, Intercept, UdpForwarder, _Session
-
-_COOKIE = (0x21, 0x12, 0xA4, 0x42)
-_IN = select.EPOLLIN
+_COOKIE = STUN_COOKIE
+_IN = getattr(select, "EPOLLIN", 1)  # imported everywhere, used on Linux only
 
 
 class EpollRelay:
-    """Runs one ``UdpForwarder``'s datagram relay on a thread of its own."""
+    """Runs one forwarder's datagram relay on a thread of its own."""
 
-    def __init__(self, forwarder: UdpForwarder, loop: asyncio.AbstractEventLoop) -> None:
-        self._fwd = forwarder
+    def __init__(
+        self, host: RelayHost, sock: socket.socket, remote: Address, loop: asyncio.AbstractEventLoop
+    ) -> None:
+        self._fwd = host
+        self._sock = sock
+        self._remote = remote
         self._loop = loop
+        self._buf = bytearray(DATAGRAM_BUFFER_SIZE)
+        self._view = memoryview(self._buf)
         self._epoll = select.epoll()
         self._wake = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-        self._by_fd: dict[int, _Session] = {}
+        self._by_fd: dict[int, Session] = {}
         self._replay: collections.deque[tuple[bytes, Address]] = collections.deque()
         self._stopping = False
         self._listen_fd = -1
@@ -59,9 +74,7 @@ class EpollRelay:
 
     # -- driven from the event loop ---------------------------------------------
     def start(self) -> None:
-        sock = self._fwd._sock
-        assert sock is not None
-        self._listen_fd = sock.fileno()
+        self._listen_fd = self._sock.fileno()
         self._epoll.register(self._listen_fd, _IN)
         self._epoll.register(self._wake, _IN)
         self._thread.start()
@@ -88,12 +101,12 @@ class EpollRelay:
         os.eventfd_write(self._wake, 1)
 
     # -- on the relay thread (watch/unwatch: also from the loop after stop()) ------
-    def watch(self, session: _Session) -> None:
+    def watch(self, session: Session) -> None:
         fd = session.sock.fileno()
         self._by_fd[fd] = session
         self._epoll.register(fd, _IN)
 
-    def unwatch(self, session: _Session) -> None:
+    def unwatch(self, session: Session) -> None:
         fd = session.sock.fileno()
         self._by_fd.pop(fd, None)
         with contextlib.suppress(OSError, ValueError):  # already closed
@@ -115,12 +128,12 @@ class EpollRelay:
         listen_fd, wake = self._listen_fd, self._wake
         on_listen, on_session = self._on_listen_readable, self._on_session_readable
         monotonic = time.monotonic
-        interval = fwd._sweep_interval()
+        interval = fwd.sweep_interval()
         next_sweep = monotonic() + interval
         while not self._stopping:
             timeout = next_sweep - monotonic()
             if timeout <= 0:
-                fwd._expire_idle()
+                fwd.expire_idle()
                 next_sweep = monotonic() + interval
                 continue
             for fd, _events in poll(timeout):
@@ -143,26 +156,23 @@ class EpollRelay:
 
     def _relay_up(self, data: bytes | memoryview, nbytes: int, addr: Address) -> None:
         fwd = self._fwd
-        session = fwd._sessions.get(addr)
+        session = fwd.sessions_by_addr.get(addr)
         if session is None:
-            session = fwd._open_session(addr, time.monotonic())
+            session = fwd.open_session(addr, time.monotonic())
             if session is None:
                 return
         session.up += nbytes
         session.up_packets += 1
         try:  # noqa: SIM105 - per packet: a context manager costs more here
-            session.send(data, fwd._remote_addr)
+            session.send(data, self._remote)
         except OSError:  # EAGAIN, or ECONNREFUSED from a queued ICMP error
             pass
 
     def _on_listen_readable(self) -> None:
-        fwd = self._fwd
-        sock = fwd._sock
-        if sock is None:
-            return
-        buf, view, sessions, remote = fwd._buf, fwd._view, fwd._sessions, fwd._remote_addr
-        recv, queued, fd = sock.recvfrom_into, _udp._queued, self._listen_fd
-        for i in range(_udp.BATCH):
+        fwd, sock = self._fwd, self._sock
+        buf, view, sessions, remote = self._buf, self._view, fwd.sessions_by_addr, self._remote
+        recv, fd = sock.recvfrom_into, self._listen_fd
+        for i in range(BATCH):
             if i == 1 and not queued(fd):
                 return
             try:
@@ -171,7 +181,7 @@ class EpollRelay:
                 return
             except OSError:  # e.g. a queued ICMP error from a send()
                 continue
-            intercept = fwd._intercept
+            intercept = fwd.intercept
             if (
                 intercept is not None
                 and nbytes >= 20
@@ -184,7 +194,7 @@ class EpollRelay:
             # ~10 % fewer packets/s; _relay_up serves the rare replayed datagrams only.
             session = sessions.get(addr)
             if session is None:
-                session = fwd._open_session(addr, time.monotonic())
+                session = fwd.open_session(addr, time.monotonic())
                 if session is None:
                     continue
             session.up += nbytes
@@ -198,14 +208,11 @@ class EpollRelay:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits for STUN
             self._loop.call_soon_threadsafe(self._deliver, intercept, data, addr)
 
-    def _on_session_readable(self, session: _Session) -> None:
-        out = self._fwd._sock
-        if out is None:
-            return
-        sock, buf, view, addr = session.sock, self._fwd._buf, self._fwd._view, session.addr
-        remote_host, remote_port = self._fwd._remote_addr
-        recv, send, queued, fd = sock.recvfrom_into, out.sendto, _udp._queued, sock.fileno()
-        for i in range(_udp.BATCH):
+    def _on_session_readable(self, session: Session) -> None:
+        sock, buf, view, addr = session.sock, self._buf, self._view, session.addr
+        remote_host, remote_port = self._remote
+        recv, send, fd = sock.recvfrom_into, self._sock.sendto, sock.fileno()
+        for i in range(BATCH):
             if i == 1 and not queued(fd):
                 return
             try:

@@ -1,15 +1,19 @@
-"""TCP forwarder on loopback: integrity under load, half-close, resets, backpressure,
-timeouts, the connection cap, PROXY headers on the wire and the log lines."""
+"""TCP forwarder on loopback, one suite over every relay path: the protocol path on
+the standard loop and on uvloop, and the zero-copy splice path (Linux, standard
+loop). Integrity under load, half-close, resets, backpressure, timeouts, the
+connection cap, PROXY headers on the wire, descriptor leaks and the log lines."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import ipaddress
 import logging
 import os
 import socket
 import struct
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -19,6 +23,8 @@ import uvloop
 
 from nat1_traversal.errors import NetworkError
 from nat1_traversal.forward import TcpForwarder
+from nat1_traversal.forward import splice as splice_mod
+from nat1_traversal.forward import tcp as tcp_mod
 from nat1_traversal.forward.proxy_protocol import header_v1, header_v2
 from nat1_traversal.model import Endpoint
 from tests.support.util import wait_until
@@ -26,18 +32,50 @@ from tests.support.util import wait_until
 LOOP4 = ipaddress.ip_address("127.0.0.1")
 LOOP6 = ipaddress.ip_address("::1")
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+MiB = 1 << 20
+SPLICE_OK = sys.platform.startswith("linux") and hasattr(os, "splice")
 
-
-# Every test runs on the standard loop and on uvloop (the CLI uses it when installed).
+# Every test runs on each path: "asyncio" and "uvloop" relay through the protocols
+# (splice switched off on the standard loop), "splice" moves to splice(2) once a
+# direction has carried 64 KiB (0 where a test asks for it).
 # pytest-asyncio 1.x deprecates this override in favour of a conftest hook.
 pytestmark = pytest.mark.filterwarnings("ignore:.*event_loop_policy.*:DeprecationWarning")
 
 
-@pytest.fixture(params=["asyncio", "uvloop"])
-def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
-    if request.param == "uvloop":
-        return uvloop.EventLoopPolicy()
+@pytest.fixture(
+    params=["asyncio", "uvloop", pytest.param("splice", marks=pytest.mark.skipif(not SPLICE_OK, reason="Linux only"))]
+)
+def path(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def event_loop_policy(path: str) -> asyncio.AbstractEventLoopPolicy:
+    if path == "uvloop":
+        policy: asyncio.AbstractEventLoopPolicy = uvloop.EventLoopPolicy()
+        return policy
     return asyncio.DefaultEventLoopPolicy()
+
+
+@pytest.fixture
+def spliced(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts splice relays started (the splice path must really run, the others never)."""
+    started: list[int] = []
+    original = splice_mod.SpliceRelay.start
+
+    def start(self: splice_mod.SpliceRelay) -> None:
+        started.append(1)
+        original(self)
+
+    monkeypatch.setattr(splice_mod.SpliceRelay, "start", start)
+    return started
+
+
+def check_path(path: str, spliced: list[int], at_least: int = 1) -> None:
+    if path == "splice":
+        assert len(spliced) >= at_least, "the splice path did not run"
+    else:
+        assert not spliced, "the protocol path switched to splice"
 
 
 async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -64,10 +102,17 @@ async def server(handler: Handler, host: str = "127.0.0.1") -> AsyncIterator[End
 
 
 @asynccontextmanager
-async def forwarder(remote: Endpoint, **options: Any) -> AsyncIterator[TcpForwarder]:
+async def forwarder(
+    path: str, remote: Endpoint, *, splice_after: int = 64 * 1024, **options: Any
+) -> AsyncIterator[TcpForwarder]:
     ip = LOOP6 if remote.family_v6 else LOOP4
     fwd = TcpForwarder(Endpoint(ip, 0), remote, **options)
     await fwd.start()
+    if path == "uvloop":
+        assert fwd.splice_after == tcp_mod._NEVER, "uvloop keeps the protocol path"
+    else:
+        assert fwd.splice_after == tcp_mod.SPLICE_AFTER, "splice is on for the standard loop on Linux"
+        fwd.splice_after = splice_after if path == "splice" else tcp_mod._NEVER
     try:
         yield fwd
     finally:
@@ -78,100 +123,127 @@ async def connect(fwd: TcpForwarder) -> tuple[asyncio.StreamReader, asyncio.Stre
     return await asyncio.open_connection(*fwd.bound.sockaddr())
 
 
+async def send_all(writer: asyncio.StreamWriter, payload: bytes, eof: bool = True) -> None:
+    for i in range(0, len(payload), 100_000):
+        writer.write(payload[i : i + 100_000])
+        await writer.drain()
+    if eof:
+        writer.write_eof()
+
+
 async def read_all(reader: asyncio.StreamReader) -> bytes:
-    return await asyncio.wait_for(reader.read(), 10)
+    return await asyncio.wait_for(reader.read(), 20)
+
+
+def digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def reset(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+def test_uvloop_keeps_the_protocol_path() -> None:
+    loop = uvloop.new_event_loop()
+    try:
+        assert not splice_mod.splice_available(loop)
+    finally:
+        loop.close()
+    standard = asyncio.SelectorEventLoop()
+    try:
+        assert splice_mod.splice_available(standard) == SPLICE_OK
+    finally:
+        standard.close()
 
 
 @pytest.mark.asyncio
-async def test_many_concurrent_connections_keep_every_byte() -> None:
-    size, count = 1 << 20, 50
+async def test_many_concurrent_connections_keep_every_byte(path: str, spliced: list[int]) -> None:
+    size, count = (8 * MiB, 8) if path == "splice" else (MiB, 50)
 
     async def one(fwd: TcpForwarder) -> None:
         payload = os.urandom(size)
         reader, writer = await connect(fwd)
-
-        async def send() -> None:
-            for i in range(0, size, 100_000):
-                writer.write(payload[i : i + 100_000])
-                await writer.drain()
-            writer.write_eof()
-
-        sender = asyncio.create_task(send())
+        sender = asyncio.create_task(send_all(writer, payload))
         received = await read_all(reader)
         await sender
         writer.close()
-        assert hashlib.sha256(received).digest() == hashlib.sha256(payload).digest()
+        assert len(received) == size and digest(received) == digest(payload)
 
-    async with server(echo) as remote, forwarder(remote) as fwd:
+    async with server(echo) as remote, forwarder(path, remote) as fwd:
         await asyncio.wait_for(asyncio.gather(*(one(fwd) for _ in range(count))), 60)
         await wait_until(lambda: fwd.connections == 0)
+    check_path(path, spliced, at_least=count)
 
 
 @pytest.mark.asyncio
-async def test_half_close_client_first_keeps_the_reply_flowing() -> None:
-    got_eof = asyncio.Event()
+async def test_half_close_client_first_keeps_the_reply_flowing(path: str, spliced: list[int]) -> None:
+    upload, reply = os.urandom(2 * MiB), os.urandom(3 * MiB)
+    got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
     async def late_reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request = await reader.read()  # until the client's FIN
-        got_eof.set()
+        got.set_result(await reader.read())  # until the client's FIN
         await asyncio.sleep(0.05)
-        writer.write(b"reply to " + request)
-        await writer.drain()
+        await send_all(writer, b"reply to " + reply)
         writer.close()
 
-    async with server(late_reply) as remote, forwarder(remote) as fwd:
+    async with server(late_reply) as remote, forwarder(path, remote) as fwd:
         reader, writer = await connect(fwd)
-        writer.write(b"question")
-        writer.write_eof()
-        await asyncio.wait_for(got_eof.wait(), 5)
-        assert await read_all(reader) == b"reply to question"
+        await send_all(writer, upload)
+        assert digest(await asyncio.wait_for(got, 10)) == digest(upload)
+        assert digest(await read_all(reader)) == digest(b"reply to " + reply)
         writer.close()
+        await wait_until(lambda: fwd.connections == 0)
+    check_path(path, spliced)
 
 
 @pytest.mark.asyncio
-async def test_half_close_server_first_keeps_the_upload_flowing() -> None:
-    upload: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+async def test_half_close_server_first_keeps_the_upload_flowing(path: str, spliced: list[int]) -> None:
+    download, upload = b"banner" + os.urandom(2 * MiB), os.urandom(3 * MiB)
+    got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
 
     async def server_done_first(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(b"banner")
-        writer.write_eof()
-        upload.set_result(await reader.read())
+        await send_all(writer, download)  # then EOF, and keep reading
+        got.set_result(await reader.read())
         writer.close()
 
-    async with server(server_done_first) as remote, forwarder(remote) as fwd:
+    async with server(server_done_first) as remote, forwarder(path, remote) as fwd:
         reader, writer = await connect(fwd)
-        assert await read_all(reader) == b"banner"  # EOF seen, our direction still open
-        for _ in range(20):
-            writer.write(b"x" * 1000)
-        await writer.drain()
-        writer.write_eof()
-        assert await asyncio.wait_for(upload, 5) == b"x" * 20_000
+        assert digest(await read_all(reader)) == digest(download)  # EOF seen, our direction still open
+        await send_all(writer, upload)
+        assert digest(await asyncio.wait_for(got, 10)) == digest(upload)
         writer.close()
+        await wait_until(lambda: fwd.connections == 0)
+    check_path(path, spliced)
 
 
 @pytest.mark.asyncio
-async def test_reset_from_remote_reaches_the_client() -> None:
+async def test_reset_from_remote_reaches_the_client(path: str, spliced: list[int]) -> None:
     async def rst(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readexactly(5)
-        sock = writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()
+        await reader.readexactly(MiB)
+        reset(writer)
 
-    async with server(rst) as remote, forwarder(remote) as fwd:
+    async with server(rst) as remote, forwarder(path, remote) as fwd:
         reader, writer = await connect(fwd)
-        writer.write(b"hello")
+        await send_all(writer, os.urandom(MiB), eof=False)
         with pytest.raises(ConnectionResetError):
             await read_all(reader)
         writer.close()
         await wait_until(lambda: fwd.connections == 0)
+    check_path(path, spliced)
 
 
 @pytest.mark.asyncio
-async def test_reset_from_client_reaches_the_remote() -> None:
+async def test_reset_from_client_reaches_the_remote(path: str, spliced: list[int]) -> None:
     outcome: asyncio.Future[str] = asyncio.get_running_loop().create_future()
 
     async def watch(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readexactly(5)
+        await reader.readexactly(MiB)
         try:
             await reader.read()
             outcome.set_result("eof")
@@ -179,21 +251,22 @@ async def test_reset_from_client_reaches_the_remote() -> None:
             outcome.set_result("reset")
         writer.close()
 
-    async with server(watch) as remote, forwarder(remote) as fwd:
+    async with server(watch) as remote, forwarder(path, remote) as fwd:
         _reader, writer = await connect(fwd)
-        writer.write(b"hello")
-        await writer.drain()
-        await wait_until(lambda: all(p.remote is not None for p in fwd._pairs))
-        sock = writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        writer.transport.abort()
+        await send_all(writer, os.urandom(MiB), eof=False)
+        if path == "splice":
+            await wait_until(lambda: bool(spliced))
+        else:
+            await wait_until(lambda: all(p.remote is not None for p in fwd._pairs))
+        reset(writer)
         assert await asyncio.wait_for(outcome, 5) == "reset"
         await wait_until(lambda: fwd.connections == 0)
+    check_path(path, spliced)
 
 
 @pytest.mark.asyncio
-async def test_slow_reader_pauses_the_remote_and_memory_stays_bounded() -> None:
-    total = 64 << 20
+async def test_slow_reader_pauses_the_remote_and_memory_stays_bounded(path: str, spliced: list[int]) -> None:
+    total = 128 * MiB if path == "splice" else 64 * MiB
     sent = asyncio.Event()
 
     async def flood(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -204,34 +277,42 @@ async def test_slow_reader_pauses_the_remote_and_memory_stays_bounded() -> None:
         writer.close()
         sent.set()
 
-    async with server(flood) as remote, forwarder(remote) as fwd:
+    async with server(flood) as remote, forwarder(path, remote) as fwd:
         reader, writer = await connect(fwd)
-        await wait_until(lambda: len(fwd._pairs) == 1 and next(iter(fwd._pairs)).remote is not None)
-        pair = next(iter(fwd._pairs))
-        assert pair.remote is not None and pair.remote.transport is not None
-        remote_t = pair.remote.transport
-        client_t = pair.client.transport
-        assert client_t is not None
-        # The client reads nothing: the forwarder must stop reading from remote.
-        await wait_until(lambda: not remote_t.is_reading())
-        assert client_t.get_write_buffer_size() < 1 << 20
-        assert not sent.is_set()
+        if path == "splice":
+            await wait_until(lambda: bool(spliced))
+            # The client reads nothing: socket buffers and one pipe fill, then the
+            # forwarder stops reading and the remote cannot finish.
+            with pytest.raises(asyncio.TimeoutError):
+                await asyncio.wait_for(sent.wait(), 1.0)
+        else:
+            await wait_until(lambda: len(fwd._pairs) == 1 and next(iter(fwd._pairs)).remote is not None)
+            pair = next(iter(fwd._pairs))
+            assert pair.remote is not None and pair.remote.transport is not None
+            remote_t = pair.remote.transport
+            client_t = pair.client.transport
+            assert client_t is not None
+            # The client reads nothing: the forwarder must stop reading from remote.
+            await wait_until(lambda: not remote_t.is_reading())
+            assert client_t.get_write_buffer_size() < 1 << 20
+            assert not sent.is_set()
         # Now drain: every byte arrives and reading resumes.
         received = 0
-        while chunk := await asyncio.wait_for(reader.read(1 << 20), 10):
+        while chunk := await asyncio.wait_for(reader.read(MiB), 10):
             received += len(chunk)
         assert received == total
         writer.close()
+    check_path(path, spliced)
 
 
 @pytest.mark.asyncio
-async def test_refused_remote_closes_the_client(caplog: pytest.LogCaptureFixture) -> None:
+async def test_refused_remote_closes_the_client(path: str, caplog: pytest.LogCaptureFixture) -> None:
     placeholder = socket.socket()
     placeholder.bind(("127.0.0.1", 0))
     dead = Endpoint(LOOP4, placeholder.getsockname()[1])  # bound, never listening
     caplog.set_level(logging.WARNING, logger="nat1_traversal.forward")
     try:
-        async with forwarder(dead) as fwd:
+        async with forwarder(path, dead) as fwd:
             reader, writer = await connect(fwd)
             with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
                 await asyncio.wait_for(reader.readexactly(1), 5)
@@ -243,34 +324,33 @@ async def test_refused_remote_closes_the_client(caplog: pytest.LogCaptureFixture
 
 
 @pytest.mark.asyncio
-async def test_connect_timeout(caplog: pytest.LogCaptureFixture) -> None:
+async def test_connect_timeout(
+    path: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     caplog.set_level(logging.WARNING, logger="nat1_traversal.forward")
 
     loop = asyncio.get_running_loop()
     real = loop.create_connection
 
-    async with server(echo) as remote, forwarder(remote, connect_timeout=0.2) as fwd:
+    async with server(echo) as remote, forwarder(path, remote, connect_timeout=0.2) as fwd:
 
         async def hang_towards_remote(factory: Any, host: Any = None, port: Any = None, **kw: Any) -> Any:
             if (host, port) == remote.sockaddr():  # a SYN nobody answers
                 await asyncio.Event().wait()
             return await real(factory, host, port, **kw)
 
-        loop.create_connection = hang_towards_remote  # type: ignore[method-assign]
-        try:
-            reader, writer = await connect(fwd)
-            with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
-                await asyncio.wait_for(reader.readexactly(1), 5)
-            writer.close()
-        finally:
-            del loop.create_connection  # type: ignore[method-assign]
+        monkeypatch.setattr(loop, "create_connection", hang_towards_remote)
+        reader, writer = await connect(fwd)
+        with pytest.raises((ConnectionResetError, asyncio.IncompleteReadError)):
+            await asyncio.wait_for(reader.readexactly(1), 5)
+        writer.close()
     assert any("超时" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.asyncio
-async def test_connection_cap(caplog: pytest.LogCaptureFixture) -> None:
+async def test_connection_cap(path: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="nat1_traversal.forward")
-    async with server(echo) as remote, forwarder(remote, max_connections=2) as fwd:
+    async with server(echo) as remote, forwarder(path, remote, max_connections=2) as fwd:
         clients = [await connect(fwd) for _ in range(2)]
         for reader, writer in clients:
             writer.write(b"ping")
@@ -291,12 +371,15 @@ async def test_connection_cap(caplog: pytest.LogCaptureFixture) -> None:
 
 
 @pytest.mark.asyncio
-async def test_idle_timeout_closes_idle_but_not_busy_connections() -> None:
-    async with server(echo) as remote, forwarder(remote, idle_timeout=0.3) as fwd:
+async def test_idle_timeout_closes_idle_but_not_busy_connections(path: str, spliced: list[int]) -> None:
+    async with server(echo) as remote, forwarder(path, remote, idle_timeout=0.3) as fwd:
         idle_r, idle_w = await connect(fwd)
+        payload = os.urandom(MiB)  # enough to move the idle one to splice on that path
+        sender = asyncio.create_task(send_all(idle_w, payload, eof=False))
+        assert await asyncio.wait_for(idle_r.readexactly(MiB), 10) == payload
+        await sender
+        check_path(path, spliced)
         busy_r, busy_w = await connect(fwd)
-        idle_w.write(b"a")
-        assert await idle_r.readexactly(1) == b"a"
         for _ in range(8):  # 0.8 s of traffic, one byte every 0.1 s
             busy_w.write(b"b")
             assert await asyncio.wait_for(busy_r.readexactly(1), 5) == b"b"
@@ -310,9 +393,10 @@ async def test_idle_timeout_closes_idle_but_not_busy_connections() -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("version", ["v1", "v2"])
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
-async def test_proxy_header_comes_first(version: str, host: str) -> None:
-    first: asyncio.Future[tuple[bytes, tuple[object, ...]]] = asyncio.get_running_loop().create_future()
+async def test_proxy_header_comes_first(path: str, spliced: list[int], version: str, host: str) -> None:
+    first: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
     expected_len = {"v1": None, "v2": 28 if host == "127.0.0.1" else 52}[version]
+    payload = os.urandom(4 * MiB)
 
     async def capture(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if expected_len is None:
@@ -320,22 +404,57 @@ async def test_proxy_header_comes_first(version: str, host: str) -> None:
         else:
             header = await reader.readexactly(expected_len)
         rest = await reader.read()
-        first.set_result((header + rest, writer.get_extra_info("peername")))
+        first.set_result(header + rest)
         writer.close()
 
-    async with server(capture, host) as remote, forwarder(remote, proxy_protocol=version) as fwd:
+    async with server(capture, host) as remote, forwarder(path, remote, proxy_protocol=version) as fwd:
         _reader, writer = await connect(fwd)
-        writer.write(b"payload")
-        writer.write_eof()
-        data, _ = await asyncio.wait_for(first, 5)
+        await send_all(writer, payload)
+        data = await asyncio.wait_for(first, 10)
         client = writer.get_extra_info("sockname")
         build = header_v1 if version == "v1" else header_v2
-        assert data == build(client, fwd.bound.sockaddr()) + b"payload"
+        header = build(client, fwd.bound.sockaddr())
+        assert data[: len(header)] == header
+        assert digest(data[len(header) :]) == digest(payload)
         writer.close()
+    check_path(path, spliced)
 
 
 @pytest.mark.asyncio
-async def test_log_lines_name_the_client_and_the_local_port(caplog: pytest.LogCaptureFixture) -> None:
+async def test_no_descriptor_leaks_after_many_connections(path: str, spliced: list[int]) -> None:
+    async with server(echo) as remote:
+        gc.collect()
+        await asyncio.sleep(0)
+        baseline = open_fds()
+        async with forwarder(path, remote, splice_after=0) as fwd:
+
+            async def one(i: int) -> None:
+                reader, writer = await connect(fwd)
+                payload = os.urandom(200_000 if i % 2 else 10)
+                sender = asyncio.create_task(send_all(writer, payload))
+                assert digest(await read_all(reader)) == digest(payload)
+                await sender
+                writer.close()
+                await writer.wait_closed()
+
+            for _ in range(4):
+                await asyncio.wait_for(asyncio.gather(*(one(i) for i in range(25))), 30)
+            await wait_until(lambda: fwd.connections == 0)
+            # Live pairs (spliced ones on that path) closed by aclose() leak nothing either.
+            held = [await connect(fwd) for _ in range(5)]
+            for reader, writer in held:
+                writer.write(b"x" * 1000)
+                assert await asyncio.wait_for(reader.readexactly(1000), 5) == b"x" * 1000
+        for _reader, writer in held:
+            writer.close()
+        await asyncio.sleep(0.05)
+        gc.collect()
+        await wait_until(lambda: open_fds() <= baseline)
+    check_path(path, spliced, at_least=100)
+
+
+@pytest.mark.asyncio
+async def test_log_lines_name_the_client_and_the_local_port(path: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="nat1_traversal.forward")
     seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
@@ -343,7 +462,7 @@ async def test_log_lines_name_the_client_and_the_local_port(caplog: pytest.LogCa
         seen.set_result(writer.get_extra_info("peername")[1])
         await echo(reader, writer)
 
-    async with server(note_peer) as remote, forwarder(remote) as fwd:
+    async with server(note_peer) as remote, forwarder(path, remote) as fwd:
         reader, writer = await connect(fwd)
         writer.write(b"12345")
         writer.write_eof()
@@ -359,8 +478,8 @@ async def test_log_lines_name_the_client_and_the_local_port(caplog: pytest.LogCa
 
 
 @pytest.mark.asyncio
-async def test_port_shared_with_reuseport_and_busy_port_error() -> None:
-    async with server(echo) as remote, forwarder(remote) as fwd:
+async def test_port_shared_with_reuseport_and_busy_port_error(path: str) -> None:
+    async with server(echo) as remote, forwarder(path, remote) as fwd:
         # The keeper binds the same port for its own connections.
         keeper = socket.socket()
         keeper.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

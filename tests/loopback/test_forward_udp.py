@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import uvloop
@@ -52,7 +52,8 @@ def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
 @pytest.fixture
 def event_loop_policy(mode: str) -> asyncio.AbstractEventLoopPolicy:
     if mode == "uvloop":
-        return uvloop.EventLoopPolicy()
+        policy: asyncio.AbstractEventLoopPolicy = uvloop.EventLoopPolicy()
+        return policy
     return asyncio.DefaultEventLoopPolicy()
 
 
@@ -64,7 +65,7 @@ class Echo(asyncio.DatagramProtocol):
         self.peers: list[tuple[str, int]] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.peers.append(addr)
@@ -105,8 +106,13 @@ def client() -> socket.socket:
 async def recv(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, Any]:
     # loop.sock_recvfrom is not implemented by uvloop: wait for readability instead.
     loop = asyncio.get_running_loop()
-    readable = loop.create_future()
-    loop.add_reader(sock.fileno(), lambda: readable.done() or readable.set_result(None))
+    readable: asyncio.Future[None] = loop.create_future()
+
+    def ready() -> None:
+        if not readable.done():
+            readable.set_result(None)
+
+    loop.add_reader(sock.fileno(), ready)
     try:
         await asyncio.wait_for(readable, timeout)
     finally:
@@ -284,7 +290,9 @@ async def test_relay_thread_stops_cleanly_and_releases_its_descriptors(mode: str
         fwd = UdpForwarder(Endpoint(LOOP4, 0), remote, relay="thread")
         await fwd.start()
         relay = fwd._thread
-        assert relay is not None and relay.alive
+        assert relay is not None
+        started = relay.alive
+        assert started
         sock = client()
         try:
             for payload in (b"one", b"two"):

@@ -22,6 +22,7 @@ setup(
         "dnspython>=2.6",
         "mcstatus>=14.2,<15",
         "tencentcloud-sdk-python-dnspod>=3.0.1000",
+        "prometheus-client>=0.17",
     ],
     extras_require={"alidns": ["alibabacloud_alidns20150109>=3"], "fast": ["uvloop>=0.17; sys_platform != 'win32'"]},
     entry_points={"console_scripts": ["nat1_traversal=nat1_traversal.cli:main"]},

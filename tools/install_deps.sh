@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install what the test suite needs on Debian/Ubuntu: the real STUN server (coturn),
 # a real authoritative DNS server (knot), nftables/conntrack/iproute2 for the NAT lab,
-# iperf3/socat for benchmarks, a JDK for the hook_bind test, then the pip packages.
+# iperf3/socat for benchmarks, a JDK for the hook_bind test, headless chromium (and a CJK
+# font for its screenshots) for the status page test, then the pip packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(coturn knot knot-dnsutils nftables conntrack iproute2 iperf3 socat dnsutils
-          default-jdk-headless gcc make libc6-dev)
+          default-jdk-headless gcc make libc6-dev
+          chromium fonts-wqy-zenhei)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,4 +28,4 @@ python3 -m pip install -q -r requirements-dev.txt 2>&1 | grep -v '^WARNING: Loca
 # The pure wheels the zipapp bundles, kept locally so building it needs no network.
 python3 -m pip download -q -d .wheelhouse --only-binary=:all: --platform any --implementation py \
     --python-version 3.10 -r requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
-python3 -c "import dns, mcstatus, pytest, hypothesis, shiv"
+python3 -c "import dns, mcstatus, prometheus_client, pytest, hypothesis, shiv"

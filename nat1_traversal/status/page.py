@@ -19,6 +19,8 @@ from nat1_traversal.i18n import language, t
 from nat1_traversal.status.model import ServiceView, Snapshot
 from nat1_traversal.status.registry import HISTORY_WINDOW
 
+REACH_KEYS: dict[bool | None, str] = {True: "status.reach.true", False: "status.reach.false",
+                                      None: "status.reach.none"}
 TIMELINE_WIDTH = 960
 TIMELINE_HEIGHT = 24
 
@@ -165,7 +167,7 @@ def _card(view: ServiceView, now: datetime) -> str:
         (t("status.page.since"), f'<span data-field="since">{e(local_time(s.since))}</span>'),
         (t("status.page.remaps"), f'<span data-field="remaps">{s.remaps}</span>'),
         (t("status.page.reachable"),
-         f'<span data-field="reachable">{e(t("status.reach." + str(s.reachable).lower()))}</span>'),
+         f'<span data-field="reachable">{e(t(REACH_KEYS[s.reachable]))}</span>'),
         (t("status.page.last_publish"),
          f'<span data-field="last_ok">{e(local_time(s.dns.last_ok))}</span>'
          f' <span class="error" data-field="dns_error">{e(s.dns.error or "")}</span>'),

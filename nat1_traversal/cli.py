@@ -53,6 +53,7 @@ class Options:
     query_kind: str | None = None
     query_target: str | None = None
     lang: str | None = None
+    status: bool = False
 
 
 class _Finished(Exception):
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-l", "--local", nargs="?", const="", default=None)
     parser.add_argument("-r", "--remote", nargs="?", const="", default=None)
     parser.add_argument("--lang", default=None)
+    parser.add_argument("--status", action="store_true")
     for dest, flags in (
         ("query", ("-q", "--query")),
         ("query_java", ("-qj", "--query-java")),
@@ -129,6 +131,7 @@ def parse_options(argv: Sequence[str]) -> Options:
         query_kind=query_kind,
         query_target=query_target,
         lang=ns.lang,
+        status=ns.status,
     )
 
 
@@ -216,6 +219,10 @@ def _dispatch(options: Options) -> int:
         from nat1_traversal.query import run_query
 
         return _run(run_query(options.query_kind, options.query_target))
+    if options.status:
+        from nat1_traversal.status.client import run_status_query
+
+        return run_status_query(_load(options, required=False))
     if options.nat_type_test:
         from nat1_traversal.nat_type import run_nat_type_test
 

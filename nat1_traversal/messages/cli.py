@@ -23,6 +23,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
   -qb, --query-bedrock [<host>[:port]]  查询基岩版服务器，仅 IPv4，默认端口 19132
   -qb6, --query-bedrock-v6 [<host>[:port]]
                                         查询基岩版服务器，仅 IPv6，默认端口 19133
+      --status                          查询正在运行的本程序的状态（每个服务一行），读取 -c 配置中的 status 地址
       --lang zh|en                      界面语言（也可设置环境变量 NAT1_LANG=en）
 
 地址写法：:、:25566、25566、1.2.3.4、1.2.3.4:、1.2.3.4:25566、[::1]:25566
@@ -50,6 +51,7 @@ Map a local port to the Internet through a FULL CONE (NAT1) line and publish the
   -qb, --query-bedrock [<host>[:port]]  Bedrock only, IPv4, default port 19132
   -qb6, --query-bedrock-v6 [<host>[:port]]
                                         Bedrock only, IPv6, default port 19133
+      --status                          ask the running process for its status (one line per service), at -c's status address
       --lang zh|en                      language (or set NAT1_LANG=en)
 
 Addresses: :, :25566, 25566, 1.2.3.4, 1.2.3.4:, 1.2.3.4:25566, [::1]:25566

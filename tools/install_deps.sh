@@ -2,12 +2,13 @@
 # Install what the test suite needs on Debian/Ubuntu: the real STUN server (coturn),
 # a real authoritative DNS server (knot), nftables/conntrack/iproute2 for the NAT lab,
 # iperf3/socat for benchmarks, a JDK for the hook_bind test, headless chromium (and a CJK
-# font for its screenshots) for the status page test, then the pip packages.
+# font for its screenshots) for the status page test, miniupnpd (nftables build) for the
+# home-router UPnP/NAT-PMP/PCP tests, then the pip packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(coturn knot knot-dnsutils nftables conntrack iproute2 iperf3 socat dnsutils
           default-jdk-headless gcc make libc6-dev
-          chromium fonts-wqy-zenhei)
+          chromium fonts-wqy-zenhei miniupnpd-nftables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -78,12 +78,49 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "portmap.pcp.unsupp_option": ("路由器不支持请求中的选项", "the router does not support an option of the request"),
     "portmap.pcp.malformed_option": ("路由器认为请求中的选项格式错误", "the router found an option malformed"),
     "portmap.pcp.network_failure": ("路由器自己的外网连接有问题（外网地址可能是内网地址，即双重 NAT）", "the router has a network failure (its external address may be private: a double NAT)"),
-    "portmap.pcp.no_resources": ("路由器资源不足（映射数量已满）", "the router is out of resources (too many mappings)"),
+    "portmap.pcp.no_resources": (
+        "路由器资源不足或已关闭转发（miniupnpd 在双重 NAT、外网地址为内网地址时也这样回答）",
+        "the router is out of resources or has forwarding off (miniupnpd also says so in a double NAT, "
+        "when its external address is private)",
+    ),
     "portmap.pcp.unsupp_protocol": ("路由器不支持该协议", "the router does not support this protocol"),
     "portmap.pcp.user_ex_quota": ("本机的端口映射数量超出路由器的配额", "this host is over its mapping quota on the router"),
     "portmap.pcp.cannot_provide_external": ("路由器无法提供所请求的外部端口（可能已被占用）", "the router cannot provide the requested external port (it may be taken)"),
     "portmap.pcp.address_mismatch": ("路由器看到的源地址与请求中的地址不同（中间还有一层 NAT）", "the source address the router sees differs from the request's (another NAT in between)"),
     "portmap.pcp.excessive_remote_peers": ("远端对等方过多", "too many remote peers"),
+    # UPnP IGD SOAP faults; {description} is the router's own words
+    "portmap.upnp.401": ("路由器不认识此操作（{description}）", "the router does not know this action ({description})"),
+    "portmap.upnp.402": ("路由器认为参数无效（{description}）", "the router found the arguments invalid ({description})"),
+    "portmap.upnp.501": (
+        "路由器执行失败（{description}）；miniupnpd 在自己的外网地址是内网地址（双重 NAT）或 STUN 自检发现前面不是全锥形 NAT 时会这样拒绝",
+        "the router's action failed ({description}); miniupnpd refuses like this when its own external address is private "
+        "(a double NAT) or its STUN self-test finds a restricting NAT in front",
+    ),
+    "portmap.upnp.606": ("路由器不允许本机做此操作（{description}）", "the router does not allow this host this action ({description})"),
+    "portmap.upnp.713": ("路由器上没有该条目（{description}）", "no such entry on the router ({description})"),
+    "portmap.upnp.714": ("路由器上没有该端口转发（{description}）", "no such port forward on the router ({description})"),
+    "portmap.upnp.715": ("路由器不接受通配的源地址（{description}）", "the router does not accept a wildcard source address ({description})"),
+    "portmap.upnp.716": ("路由器不接受通配的外部端口（{description}）", "the router does not accept a wildcard external port ({description})"),
+    "portmap.upnp.718": (
+        "该外部端口已被另一条转发占用（可能属于另一台设备）（{description}）",
+        "the external port is already forwarded elsewhere, perhaps to another device ({description})",
+    ),
+    "portmap.upnp.724": ("路由器要求内外端口相同（{description}）", "the router requires equal internal and external ports ({description})"),
+    "portmap.upnp.725": ("路由器只支持永久转发（{description}）", "the router only supports permanent forwards ({description})"),
+    "portmap.upnp.726": ("路由器只支持通配的远端地址（{description}）", "the router only supports a wildcard remote host ({description})"),
+    "portmap.upnp.727": ("路由器只支持通配的外部端口（{description}）", "the router only supports a wildcard external port ({description})"),
+    "portmap.upnp.728": ("路由器没有可用的端口转发名额（{description}）", "the router has no port forward left ({description})"),
+    "portmap.upnp.729": (
+        "与路由器的其他机制冲突（{description}）；miniupnpd 在判断无法转发（如双重 NAT）时会这样拒绝",
+        "conflicts with another mechanism on the router ({description}); miniupnpd answers so when forwarding "
+        "is impossible (e.g. a double NAT)",
+    ),
+    "portmap.upnp.732": ("路由器不接受通配的内部端口（{description}）", "the router does not accept a wildcard internal port ({description})"),
+    "portmap.upnp.other": ("路由器返回错误（{description}）", "the router returned an error ({description})"),
+    "portmap.upnp.other_port": (
+        "路由器分配了另一个外部端口 {got}，而不是 {port}",
+        "the router assigned external port {got} instead of {port}",
+    ),
     # NAT-PMP result codes (RFC 6886 §3.5)
     "portmap.natpmp.success": ("成功", "success"),
     "portmap.natpmp.unsupported_version": ("路由器不支持此 NAT-PMP 版本", "the router does not support this NAT-PMP version"),

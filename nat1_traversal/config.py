@@ -9,7 +9,8 @@ from typing import Literal
 from nat1_traversal.model import Endpoint, HostPort, Proto, Secret
 
 ServiceType = Literal["mcje", "mcbe", "web", "tcp", "udp"]
-DnsKind = Literal["no_dns", "cloudflare", "dynv6", "webhook", "tencentcloud", "alidns", "rfc2136"]
+# A provider's kind, declared by its file in nat1_traversal/dns (nat1_traversal.dns.provider_kinds()).
+DnsKind = str
 ProxyProtocol = Literal["v1", "v2"]
 
 # SPEC section 12: loopback by default, so that nothing is exposed unless asked for.

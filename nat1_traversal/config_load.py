@@ -25,11 +25,11 @@ from nat1_traversal.config import (
     KNOWN_KEYS,
     TSIG_ALGORITHMS,
     Config,
-    DnsKind,
     DnsSettings,
     ProxyProtocol,
     ServiceType,
 )
+from nat1_traversal.dns import provider_kinds
 from nat1_traversal.errors import ConfigError
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint, HostPort, Secret
@@ -38,7 +38,6 @@ from nat1_traversal.servers import STUN_PORT
 log = logging.getLogger(__name__)
 
 SERVICE_TYPES: tuple[str, ...] = get_args(ServiceType)
-DNS_KINDS: tuple[str, ...] = get_args(DnsKind)
 PROXY_PROTOCOLS: tuple[str, ...] = get_args(ProxyProtocol)
 
 
@@ -132,7 +131,7 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
     warnings = [t("config.unknown_key", key=key) for key in data if key not in KNOWN_KEYS]
 
     service_type = check.choice("type", SERVICE_TYPES, "mcje")
-    dns_kind = check.choice("dns", DNS_KINDS, "no_dns")
+    dns_kind = check.choice("dns", provider_kinds(), "no_dns")
     token_text = check.text("token")
     ttl = check.number("ttl", default=None, minimum=1, integer=True)
     interval = check.number("keepalive_interval", default=10.0, minimum=1, integer=False)
@@ -156,7 +155,7 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
             check.problem("config.bad_on_change", error=str(exc))
 
     dns = DnsSettings(
-        kind=dns_kind,  # type: ignore[arg-type]  # checked against DNS_KINDS above
+        kind=dns_kind,
         id=check.text("id"),
         token=Secret(token_text) if token_text else None,
         domain=(check.text("domain") or "").strip(".").lower() or None,

@@ -15,7 +15,8 @@ and named fields, so the CLI renders it once, in the user's language::
     └── ProviderError              a DNS provider refused; carries a hint key
         ├── ProviderAuthError      wrong credentials / missing permission
         ├── ZoneNotFound           the domain is not in the account
-        ├── RateLimited            the provider asked us to slow down
+        ├── RateLimited            the provider asked us to slow down (``retry_after`` seconds)
+        ├── RecordExists           a create met a record the listing did not show
         └── ProviderUnavailable    the provider's SDK is not installed
 
 Raise with ``raise SomeError("key", field=value) from exc``; never swallow
@@ -124,6 +125,15 @@ class ZoneNotFound(ProviderError):
 
 
 class RateLimited(ProviderError):
+    """``retry_after``: the seconds the provider asked for (its Retry-After header), or None."""
+
+    @property
+    def retry_after(self) -> float | None:
+        value = self.fields.get("retry_after")
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+class RecordExists(ProviderError):
     pass
 
 

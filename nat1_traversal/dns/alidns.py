@@ -8,35 +8,43 @@ must never be sent: AliDNS rejects it with ``DomainRecordDuplicate``.
 
 from __future__ import annotations
 
-from typing import cast
+import logging
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from nat1_traversal.config import DnsSettings
-from nat1_traversal.dns.base import REQUEST_TIMEOUT, Record, RemoteRecord, SrvData, ZoneProvider, relative_name
-from nat1_traversal.errors import (
-    NetTimeout,
-    NetworkError,
-    ProviderAuthError,
-    ProviderError,
-    ProviderUnavailable,
-    RateLimited,
-    ZoneNotFound,
+from nat1_traversal.dns.base import (
+    REQUEST_TIMEOUT,
+    ErrorTable,
+    Fault,
+    Record,
+    RemoteRecord,
+    SrvData,
+    ZoneProvider,
+    relative_name,
 )
+from nat1_traversal.dns.sdk import require
+from nat1_traversal.dns.spec import ProviderSpec
+from nat1_traversal.errors import NetTimeout, NetworkError, ProviderError
 
-try:
-    from alibabacloud_alidns20150109 import models as alidns_models
-    from alibabacloud_alidns20150109.client import Client as AlidnsClient
-    from alibabacloud_tea_openapi import utils_models as open_api_models
-    from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
-    from darabonba.runtime import RuntimeOptions
-except ImportError as exc:  # pragma: no cover - exercised by the registry test with a blocked import
-    raise ProviderUnavailable("dns.unavailable", provider="alidns", package="alibabacloud_alidns20150109") from exc
+log = logging.getLogger(__name__)
 
 PAGE_SIZE = 100  # the API allows up to 500
 MAX_PAGES = 100
-_AUTH_CODES = ("InvalidAccessKeyId", "SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeySecret")
-_FORBIDDEN_CODES = ("Forbidden", "NoPermission")
-_ZONE_CODES = ("InvalidDomainName.NoExist", "DomainNotExist", "InvalidDomainName.Format", "IncorrectDomainUser")
+ERRORS = ErrorTable(
+    codes={"DomainRecordDuplicate": Fault.EXISTS},
+    prefixes=(
+        ("Throttling", Fault.RATE),
+        *((code, Fault.AUTH) for code in
+          ("InvalidAccessKeyId", "SignatureDoesNotMatch", "IncompleteSignature", "InvalidAccessKeySecret")),
+        ("Forbidden", Fault.FORBIDDEN),
+        ("NoPermission", Fault.FORBIDDEN),
+        *((code, Fault.ZONE) for code in
+          ("InvalidDomainName.NoExist", "DomainNotExist", "InvalidDomainName.Format", "IncorrectDomainUser")),
+    ),
+    statuses={429: Fault.RATE, 403: Fault.FORBIDDEN},
+    permission="AliyunDNSFullAccess",
+)
 
 JsonObj = dict[str, object]
 
@@ -46,7 +54,16 @@ class AliDnsProvider(ZoneProvider[str, str]):
 
     def __init__(self, settings: DnsSettings, *, timeout: float = REQUEST_TIMEOUT) -> None:
         super().__init__(settings, timeout=timeout)
-        config = open_api_models.Config(
+        self._models, client, openapi, exceptions, runtime = require(
+            "alidns", "alibabacloud_alidns20150109",
+            "alibabacloud_alidns20150109.models",
+            "alibabacloud_alidns20150109.client",
+            "alibabacloud_tea_openapi.utils_models",
+            "alibabacloud_tea_openapi.exceptions",
+            "darabonba.runtime",
+        )
+        self._sdk_error: type[Exception] = exceptions.AlibabaCloudException
+        config = openapi.Config(
             access_key_id=settings.id or "",
             access_key_secret=settings.token.reveal() if settings.token else "",
             read_timeout=int(timeout * 1000),
@@ -58,8 +75,8 @@ class AliDnsProvider(ZoneProvider[str, str]):
             config.protocol = parts.scheme or "https"
         else:
             config.endpoint = "alidns.aliyuncs.com"
-        self._client = AlidnsClient(config)
-        self._runtime = RuntimeOptions(read_timeout=int(timeout * 1000), connect_timeout=int(timeout * 1000))
+        self._client = client.Client(config)
+        self._runtime = runtime.RuntimeOptions(read_timeout=int(timeout * 1000), connect_timeout=int(timeout * 1000))
 
     async def _call(self, method: str, request: object) -> JsonObj:
         def call() -> JsonObj:
@@ -68,7 +85,7 @@ class AliDnsProvider(ZoneProvider[str, str]):
 
         try:
             return await self.blocking(call)
-        except AlibabaCloudException as exc:
+        except self._sdk_error as exc:
             raise self._error(exc) from exc
         except Exception as exc:
             # Network failures arrive as the SDK's UnretryableException, which holds the
@@ -79,20 +96,20 @@ class AliDnsProvider(ZoneProvider[str, str]):
                 raise NetTimeout("dns.timeout", provider=self.label, seconds=self.timeout) from None
             raise NetworkError("dns.network", provider=self.label, detail=type(inner).__name__) from None
 
-    def _error(self, exc: AlibabaCloudException) -> ProviderError:
+    def _error(self, exc: Exception) -> ProviderError:
         code = str(getattr(exc, "code", "") or "")
-        message = str(getattr(exc, "message", "") or "")
+        data: Any = getattr(exc, "data", None)
+        # The SDK's message ends in "request id: <fresh uuid>": use the reply's own Message, so
+        # the same failure reads the same on every retry (the request id goes to the debug log).
+        message = data.get("Message") if isinstance(data, dict) else None
+        if not isinstance(message, str):
+            message = str(getattr(exc, "message", "") or "").split(" request id: ")[0]
+        log.debug("%s: %s (request id %s)", self.label, code, getattr(exc, "request_id", None))
         status = getattr(exc, "status_code", None)
-        fields = {"provider": self.label, "detail": f"{code}: {message}", "zone": self.zone_name}
-        if code.startswith("Throttling") or status == 429:
-            return RateLimited("dns.rate_limited", hint="dns.hint.rate", **fields)
-        if code.startswith(_AUTH_CODES):
-            return ProviderAuthError("dns.auth_failed", hint="dns.hint.auth", **fields)
-        if code.startswith(_FORBIDDEN_CODES) or status == 403:
-            return ProviderAuthError("dns.forbidden", hint="dns.hint.permission", **fields)
-        if code.startswith(_ZONE_CODES):
-            return ZoneNotFound("dns.zone_not_found", hint="dns.hint.zone", **fields)
-        return ProviderError("dns.api_error", **fields)
+        retry_ms = getattr(exc, "retry_after", None)  # x-acs-retry-after, in milliseconds
+        retry_after = retry_ms / 1000 if isinstance(retry_ms, int) and retry_ms > 0 else None
+        return ERRORS.error(provider=self.label, detail=f"{code}: {message}", zone=self.zone_name, codes=[code],
+                            status=status if isinstance(status, int) else None, retry_after=retry_after)
 
     def _rr(self, name: str) -> str:
         return relative_name(name, self.zone_name)
@@ -106,7 +123,7 @@ class AliDnsProvider(ZoneProvider[str, str]):
         found: list[RemoteRecord[str]] = []
         seen = 0
         for page in range(1, MAX_PAGES + 1):
-            request = alidns_models.DescribeDomainRecordsRequest(
+            request = self._models.DescribeDomainRecordsRequest(
                 domain_name=zone, rrkey_word=rr, type=wanted.type, page_number=page, page_size=PAGE_SIZE
             )
             answer = await self._call("describe_domain_records_with_options", request)
@@ -148,14 +165,18 @@ class AliDnsProvider(ZoneProvider[str, str]):
         return wanted.data
 
     async def create_record(self, zone: str, wanted: Record) -> None:
-        request = alidns_models.AddDomainRecordRequest(
+        request = self._models.AddDomainRecordRequest(
             domain_name=zone, rr=self._rr(wanted.name), type=wanted.type, value=self._value(wanted), ttl=wanted.ttl
         )
         await self._call("add_domain_record_with_options", request)
 
     async def update_record(self, zone: str, current: RemoteRecord[str], wanted: Record) -> None:
-        request = alidns_models.UpdateDomainRecordRequest(
+        request = self._models.UpdateDomainRecordRequest(
             record_id=current.handle, rr=self._rr(wanted.name), type=wanted.type, value=self._value(wanted),
             ttl=wanted.ttl,
         )
         await self._call("update_domain_record_with_options", request)
+
+
+# id: the AccessKeyId; token: the AccessKeySecret.
+PROVIDER = ProviderSpec("alidns", AliDnsProvider, needs=frozenset({"id", "token", "domain"}), order=45)

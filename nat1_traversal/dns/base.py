@@ -13,13 +13,13 @@ import asyncio
 import ipaddress
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
-from typing import ClassVar, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from nat1_traversal.config import DnsSettings
-from nat1_traversal.errors import ProviderError
+from nat1_traversal.errors import ProviderAuthError, ProviderError, RateLimited, RecordExists, ZoneNotFound
 from nat1_traversal.model import Mapping
 
 log = logging.getLogger(__name__)
@@ -226,3 +226,69 @@ class ZoneProvider(Provider, Generic[Z, T]):
 
 def api_error(provider: str, detail: str) -> ProviderError:
     return ProviderError("dns.api_error", provider=provider, detail=detail)
+
+
+# --------------------------------------------------------------------------- error codes
+
+
+class Fault(Enum):
+    """What a provider's error code means; ``ErrorTable.error`` turns it into the one error class."""
+
+    RATE = "rate"  # slow down (RateLimited)
+    AUTH = "auth"  # the credentials are not valid at all
+    FORBIDDEN = "forbidden"  # valid credentials without permission on the zone
+    AUTH_OR_PERMISSION = "auth_or_permission"  # one code for both (Cloudflare 9109)
+    ZONE = "zone"  # the zone is not in the account
+    EXISTS = "exists"  # "record already exists" on a create
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorTable:
+    """A provider's error codes (exact, then prefixes, then HTTP statuses) and the permission to grant."""
+
+    codes: dict[str, Fault] = field(default_factory=dict)
+    prefixes: tuple[tuple[str, Fault], ...] = ()
+    statuses: dict[int, Fault] = field(default_factory=dict)
+    permission: str = ""  # named by the permission hint, e.g. "Zone:DNS:Edit"
+
+    def fault(self, codes: Iterable[object], status: int | None) -> Fault | None:
+        texts = [str(code) for code in codes if code not in (None, "")]
+        for text in texts:
+            if text in self.codes:
+                return self.codes[text]
+        for text in texts:
+            for prefix, fault in self.prefixes:
+                if text.startswith(prefix):
+                    return fault
+        return self.statuses.get(status) if status is not None else None
+
+    def error(
+        self,
+        *,
+        provider: str,
+        detail: str,
+        zone: str | None,
+        codes: Iterable[object] = (),
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> ProviderError:
+        """The error class, message and hint for one failed call."""
+        fields: dict[str, Any] = {"provider": provider, "detail": detail, "zone": zone,
+                                     "permission": self.permission or "DNS"}
+        fault = self.fault(codes, status)
+        if fault is Fault.RATE:
+            return RateLimited("dns.rate_limited", hint="dns.hint.rate", retry_after=retry_after, **fields)
+        if fault is Fault.AUTH:
+            return ProviderAuthError("dns.auth_failed", hint="dns.hint.auth", **fields)
+        if fault is Fault.FORBIDDEN:
+            return ProviderAuthError("dns.forbidden", hint="dns.hint.permission", **fields)
+        if fault is Fault.AUTH_OR_PERMISSION:
+            return ProviderAuthError("dns.auth_failed", hint="dns.hint.auth_or_permission", **fields)
+        if fault is Fault.ZONE:
+            return ZoneNotFound("dns.zone_not_found", hint="dns.hint.zone", **fields)
+        if fault is Fault.EXISTS:
+            return RecordExists("dns.api_error", **fields)
+        return ProviderError("dns.api_error", **fields)
+
+
+HTTP_STATUSES: dict[int, Fault] = {429: Fault.RATE, 401: Fault.AUTH, 403: Fault.FORBIDDEN}

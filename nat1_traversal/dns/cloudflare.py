@@ -13,20 +13,42 @@ from collections.abc import Iterator
 from typing import cast
 
 from nat1_traversal.config import DnsSettings
-from nat1_traversal.dns.base import REQUEST_TIMEOUT, Record, RemoteRecord, SrvData, ZoneProvider
+from nat1_traversal.dns.base import (
+    HTTP_STATUSES,
+    REQUEST_TIMEOUT,
+    ErrorTable,
+    Fault,
+    Record,
+    RemoteRecord,
+    SrvData,
+    ZoneProvider,
+)
 from nat1_traversal.dns.http import HttpReply, JsonHttp
-from nat1_traversal.errors import ProviderAuthError, ProviderError, RateLimited, ZoneNotFound
+from nat1_traversal.dns.spec import ProviderSpec
+from nat1_traversal.errors import ProviderError, ZoneNotFound
+from nat1_traversal.i18n import t
 
 DEFAULT_ENDPOINT = "https://api.cloudflare.com/client/v4"
 AUTOMATIC_TTL = 1  # Cloudflare's "automatic" TTL
 PAGE_SIZE = 50
 MAX_PAGES = 100  # a bound on paging loops, far above any real account
 
-# Error codes meaning "these credentials are not valid at all"
-# (6003/61xx: malformed auth headers, 9103: unknown global key, 9106/9107/9109: bad or missing token).
-_BAD_CREDENTIALS = {1000, 6003, 6100, 6101, 6102, 6103, 6111, 9103, 9106, 9107, 9109}
-# 10000 "Authentication error" on a zone the token cannot edit; 9110/9112 similar.
-_NO_PERMISSION = {10000, 9110, 9112}
+# 1000/6003/61xx: malformed auth headers or an invalid token, 9103: unknown global key,
+# 9106/9107: missing or bad token.  9109 is both "Invalid access token" and "Unauthorized
+# to access requested resource" (a valid token without the permission).  10000
+# "Authentication error" on a zone the token cannot edit; 9110/9112 similar.
+ERRORS = ErrorTable(
+    codes={
+        "971": Fault.RATE,
+        **{str(code): Fault.AUTH for code in (1000, 6003, 6100, 6101, 6102, 6103, 6111, 9103, 9106, 9107)},
+        "9109": Fault.AUTH_OR_PERMISSION,
+        **{str(code): Fault.FORBIDDEN for code in (10000, 9110, 9112)},
+        "81057": Fault.EXISTS,  # "Record already exists."
+        "81058": Fault.EXISTS,  # "A record with the same settings already exists."
+    },
+    statuses=HTTP_STATUSES,
+    permission="Zone:DNS:Edit",
+)
 
 JsonObj = dict[str, object]
 
@@ -59,16 +81,10 @@ class CloudflareProvider(ZoneProvider[str, str]):
 
     def _error(self, reply: HttpReply, payload: JsonObj) -> ProviderError:
         errors = [e for e in cast(list[object], payload.get("errors") or []) if isinstance(e, dict)]
-        codes = {e.get("code") for e in errors}
         detail = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or f"HTTP {reply.status}"
-        fields = {"provider": self.label, "detail": detail, "zone": self.zone_name}
-        if reply.status == 429 or 971 in codes:
-            return RateLimited("dns.rate_limited", hint="dns.hint.rate", **fields)
-        if codes & _BAD_CREDENTIALS or reply.status == 401:
-            return ProviderAuthError("dns.auth_failed", hint="dns.hint.auth", **fields)
-        if codes & _NO_PERMISSION or reply.status == 403:
-            return ProviderAuthError("dns.forbidden", hint="dns.hint.permission", **fields)
-        return ProviderError("dns.api_error", **fields)
+        return ERRORS.error(provider=self.label, detail=detail, zone=self.zone_name,
+                            codes=[e.get("code") for e in errors], status=reply.status,
+                            retry_after=reply.retry_seconds)
 
     async def _pages(self, path: str, params: dict[str, str | int]) -> Iterator[JsonObj]:
         items: list[JsonObj] = []
@@ -141,3 +157,15 @@ class CloudflareProvider(ZoneProvider[str, str]):
             parsed = SrvData.parse(f"{item.get('priority', 0)} {item.get('content', '')}")
             return Record("SRV", name, parsed, ttl_value) if parsed else None
         return None
+
+
+def _check(settings: DnsSettings) -> list[str]:
+    ttl = settings.ttl
+    if ttl is not None and ttl > 0 and ttl != AUTOMATIC_TTL and not 60 <= ttl <= 86400:
+        return [t("dns.invalid.cloudflare_ttl", value=ttl)]
+    return []
+
+
+# id: the account e-mail for a legacy global key (optional); token: the API token or key.
+PROVIDER = ProviderSpec("cloudflare", CloudflareProvider, needs=frozenset({"token", "domain"}), check=_check,
+                        order=10)

@@ -10,13 +10,47 @@ from collections.abc import Sequence
 from typing import cast
 
 from nat1_traversal.config import DnsSettings
-from nat1_traversal.dns.base import REQUEST_TIMEOUT, Record, RemoteRecord, SrvData, ZoneProvider, relative_name
+from nat1_traversal.dns.base import (
+    HTTP_STATUSES,
+    REQUEST_TIMEOUT,
+    ErrorTable,
+    Record,
+    RemoteRecord,
+    SrvData,
+    ZoneProvider,
+    relative_name,
+)
 from nat1_traversal.dns.http import HttpReply, JsonHttp
-from nat1_traversal.errors import ProviderAuthError, ProviderError, RateLimited, ZoneNotFound
+from nat1_traversal.dns.spec import ProviderSpec
+from nat1_traversal.errors import ProviderError, ZoneNotFound
 
 DEFAULT_ENDPOINT = "https://dynv6.com/api/v2"
 
+ERRORS = ErrorTable(statuses=HTTP_STATUSES)
+
 JsonObj = dict[str, object]
+
+
+def describe_error(body: object) -> str:
+    """dynv6's error bodies as one line: ``{"error": "text"}`` or, for a 422,
+    ``{"error": {"name": ..., "message": ..., "fields": {field: problem(s)}}}``."""
+    if not isinstance(body, dict):
+        return str(body)
+    error = body.get("error", body.get("message"))
+    if isinstance(error, dict):
+        parts = [str(error[key]) for key in ("name", "message") if error.get(key)]
+        text = ": ".join(parts)
+        fields = error.get("fields")
+        if isinstance(fields, dict) and fields:
+            problems = []
+            for name, problem in fields.items():
+                said = ", ".join(str(p) for p in problem) if isinstance(problem, list) else str(problem)
+                problems.append(f"{name} {said}")
+            text = f"{text} ({'; '.join(problems)})" if text else "; ".join(problems)
+        return text or "?"
+    if error is not None:
+        return str(error)
+    return ", ".join(f"{k}: {v}" for k, v in body.items()) or "?"
 
 
 class Dynv6Provider(ZoneProvider[int, int]):
@@ -39,16 +73,9 @@ class Dynv6Provider(ZoneProvider[int, int]):
         raise self._error(reply)
 
     def _error(self, reply: HttpReply) -> ProviderError:
-        body = reply.body
-        detail = str(body.get("error") or body.get("message") or body) if isinstance(body, dict) else str(body)
-        fields = {"provider": self.label, "detail": f"HTTP {reply.status} {detail}".strip(), "zone": self.zone_name}
-        if reply.status == 429:
-            return RateLimited("dns.rate_limited", hint="dns.hint.rate", **fields)
-        if reply.status == 401:
-            return ProviderAuthError("dns.auth_failed", hint="dns.hint.auth", **fields)
-        if reply.status == 403:
-            return ProviderAuthError("dns.forbidden", hint="dns.hint.permission", **fields)
-        return ProviderError("dns.api_error", **fields)
+        detail = f"HTTP {reply.status} {describe_error(reply.body)}".strip()
+        return ERRORS.error(provider=self.label, detail=detail, zone=self.zone_name, status=reply.status,
+                            retry_after=reply.retry_seconds)
 
     async def find_zone(self) -> int:
         reply = await self._http.request("GET", f"{self._base}/zones/by-name/{self.zone_name}", headers=self._auth)
@@ -113,3 +140,6 @@ class Dynv6Provider(ZoneProvider[int, int]):
 
     async def confirm(self, records: Sequence[Record]) -> bool:
         return await super().confirm([Record(r.type, r.name, r.data, None) for r in records])
+
+
+PROVIDER = ProviderSpec("dynv6", Dynv6Provider, needs=frozenset({"token", "domain"}), order=20)

@@ -1,26 +1,52 @@
 """A small JSON-over-HTTP client for the REST providers (Cloudflare, dynv6, webhook).
 
-``requests`` is blocking, so every call runs in a worker thread.  Credentials
-travel only in headers, which are never logged; URLs and bodies are logged at
-DEBUG (ours never carry credentials).
+``requests`` is blocking, so every call runs in a worker thread; it is imported
+when the first client is made, so the registry can import provider modules
+cheaply.  Credentials travel only in headers, which are never logged; URLs and
+bodies are logged at DEBUG (ours never carry credentials).  A reply is read up
+to ``MAX_REPLY_BYTES``; a larger one is a provider error.
 """
 
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import logging
+import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
-import requests
-
+from nat1_traversal.dns.sdk import cap_replies
 from nat1_traversal.errors import NetTimeout, NetworkError
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
 JsonValue = object
+MAX_RETRY_AFTER = 3600.0  # a Retry-After beyond an hour is not taken literally
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; None when absent or unusable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isascii() and value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    delay = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(delay):
+        return None
+    return min(max(delay, 0.0), MAX_RETRY_AFTER)
 
 
 def safe_url(url: str) -> str:
@@ -44,6 +70,10 @@ class HttpReply:
     def ok(self) -> bool:
         return 200 <= self.status < 300
 
+    @property
+    def retry_seconds(self) -> float | None:
+        return retry_after_seconds(self.retry_after)
+
 
 class JsonHttp:
     """One ``requests.Session`` used from worker threads, with a per-request timeout."""
@@ -51,7 +81,11 @@ class JsonHttp:
     def __init__(self, provider: str, timeout: float) -> None:
         self.provider = provider
         self.timeout = timeout
+        import requests
+
+        self._requests = requests
         self._session = requests.Session()
+        cap_replies(self._session, provider)
 
     async def request(
         self,
@@ -79,9 +113,9 @@ class JsonHttp:
 
         try:
             response = await asyncio.to_thread(call)
-        except requests.Timeout as exc:
+        except self._requests.Timeout as exc:
             raise NetTimeout("dns.timeout", provider=self.provider, seconds=self.timeout) from exc
-        except requests.RequestException as exc:
+        except self._requests.RequestException as exc:
             # The message of a connection error names host and port, never headers.
             raise NetworkError("dns.network", provider=self.provider, detail=type(exc).__name__) from exc
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from nat1_traversal.dns.base import Provider, Record
+from nat1_traversal.dns.spec import ProviderSpec
 
 
 class NoDnsProvider(Provider):
@@ -12,3 +13,6 @@ class NoDnsProvider(Provider):
 
     async def sync(self, records: Sequence[Record]) -> int:
         return 0
+
+
+PROVIDER = ProviderSpec("no_dns", NoDnsProvider, needs=frozenset(), order=0)

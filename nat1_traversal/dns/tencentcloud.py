@@ -14,27 +14,36 @@ from typing import cast
 from urllib.parse import urlsplit
 
 from nat1_traversal.config import DnsSettings
-from nat1_traversal.dns.base import REQUEST_TIMEOUT, Record, RemoteRecord, SrvData, ZoneProvider, relative_name
-from nat1_traversal.errors import (
-    NetTimeout,
-    NetworkError,
-    ProviderAuthError,
-    ProviderError,
-    ProviderUnavailable,
-    RateLimited,
-    ZoneNotFound,
+from nat1_traversal.dns.base import (
+    REQUEST_TIMEOUT,
+    ErrorTable,
+    Fault,
+    Record,
+    RemoteRecord,
+    SrvData,
+    ZoneProvider,
+    relative_name,
 )
+from nat1_traversal.dns.sdk import require
+from nat1_traversal.dns.spec import ProviderSpec
+from nat1_traversal.errors import NetTimeout, NetworkError, ProviderError
 
-try:
-    from tencentcloud.common import credential
-    from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentCloudSDKException
-    from tencentcloud.common.profile.client_profile import ClientProfile
-    from tencentcloud.common.profile.http_profile import HttpProfile
-    from tencentcloud.dnspod.v20210323 import dnspod_client
-except ImportError as exc:  # pragma: no cover - exercised by the registry test with a blocked import
-    raise ProviderUnavailable(
-        "dns.unavailable", provider="tencentcloud", package="tencentcloud-sdk-python-dnspod"
-    ) from exc
+ERRORS = ErrorTable(
+    codes={
+        "AuthFailure.UnauthorizedOperation": Fault.FORBIDDEN,
+        "UnauthorizedOperation": Fault.FORBIDDEN,
+        "ResourceNotFound.NoDataOfDomain": Fault.ZONE,
+        "InvalidParameter.DomainRecordExist": Fault.EXISTS,
+    },
+    prefixes=(
+        ("RequestLimitExceeded", Fault.RATE),
+        ("UnauthorizedOperation.", Fault.FORBIDDEN),
+        ("AuthFailure", Fault.AUTH),
+        ("InvalidParameterValue.DomainNotExists", Fault.ZONE),
+        ("ResourceNotFound.DomainNotExists", Fault.ZONE),
+    ),
+    permission="QcloudDNSPodFullAccess",
+)
 
 DEFAULT_LINE = "默认"  # DNSPod's default resolution line; the API wants this literal name
 PAGE_SIZE = 100
@@ -50,14 +59,23 @@ class TencentCloudProvider(ZoneProvider[str, int]):
 
     def __init__(self, settings: DnsSettings, *, timeout: float = REQUEST_TIMEOUT) -> None:
         super().__init__(settings, timeout=timeout)
-        http_profile = HttpProfile(reqTimeout=max(1, round(timeout)))
+        credential, sdk_exception, client_profile, profile, dnspod = require(
+            "tencentcloud", "tencentcloud-sdk-python-dnspod",
+            "tencentcloud.common.credential",
+            "tencentcloud.common.exception.tencent_cloud_sdk_exception",
+            "tencentcloud.common.profile.client_profile",
+            "tencentcloud.common.profile.http_profile",
+            "tencentcloud.dnspod.v20210323.dnspod_client",
+        )
+        self._sdk_error: type[Exception] = sdk_exception.TencentCloudSDKException
+        http_profile = profile.HttpProfile(reqTimeout=max(1, round(timeout)))
         if settings.endpoint:
             parts = urlsplit(settings.endpoint)
             http_profile.endpoint = parts.netloc or parts.path
             http_profile.scheme = parts.scheme or "https"
             http_profile.protocol = http_profile.scheme
         cred = credential.Credential(settings.id or "", settings.token.reveal() if settings.token else "")
-        self._client = dnspod_client.DnspodClient(cred, "", ClientProfile(httpProfile=http_profile))
+        self._client = dnspod.DnspodClient(cred, "", client_profile.ClientProfile(httpProfile=http_profile))
         # (name, type) -> id of a record we wrote, in case the list has not indexed it yet.
         self._written: dict[tuple[str, str], RemoteRecord[int]] = {}
 
@@ -67,30 +85,18 @@ class TencentCloudProvider(ZoneProvider[str, int]):
 
         try:
             answer = await self.blocking(call)
-        except TencentCloudSDKException as exc:
-            raise self._error(exc) from exc
+        except self._sdk_error as exc:
+            raise self._error(str(getattr(exc, "code", "") or ""), str(getattr(exc, "message", ""))) from exc
         response = answer.get("Response")
         return cast(JsonObj, response) if isinstance(response, dict) else {}
 
-    def _error(self, exc: TencentCloudSDKException) -> Exception:
-        code = str(exc.code or "")
-        fields = {"provider": self.label, "detail": f"{code}: {exc.message}", "zone": self.zone_name}
+    def _error(self, code: str, message: str) -> Exception:
         if code in ("ClientNetworkError", "ServerNetworkError"):
-            text = str(exc.message).lower()
+            text = message.lower()
             if "timed out" in text or "timeout" in text:
                 return NetTimeout("dns.timeout", provider=self.label, seconds=self.timeout)
-            return NetworkError("dns.network", **fields)
-        if code.startswith("RequestLimitExceeded"):
-            return RateLimited("dns.rate_limited", hint="dns.hint.rate", **fields)
-        if code in ("AuthFailure.UnauthorizedOperation", "UnauthorizedOperation") or code.startswith(
-            "UnauthorizedOperation."
-        ):
-            return ProviderAuthError("dns.forbidden", hint="dns.hint.permission", **fields)
-        if code.startswith("AuthFailure"):
-            return ProviderAuthError("dns.auth_failed", hint="dns.hint.auth", **fields)
-        if "DomainNotExists" in code or code == "ResourceNotFound.NoDataOfDomain":
-            return ZoneNotFound("dns.zone_not_found", hint="dns.hint.zone", **fields)
-        return ProviderError("dns.api_error", **fields)
+            return NetworkError("dns.network", provider=self.label, detail=f"{code}: {message}")
+        return ERRORS.error(provider=self.label, detail=f"{code}: {message}", zone=self.zone_name, codes=[code])
 
     def _sub(self, name: str) -> str:
         return relative_name(name, self.zone_name)
@@ -180,3 +186,6 @@ class TencentCloudProvider(ZoneProvider[str, int]):
             if remote is None or not wanted.satisfied_by(remote.record):
                 return False
         return True
+
+
+PROVIDER = ProviderSpec("tencentcloud", TencentCloudProvider, needs=frozenset({"id", "token", "domain"}), order=40)

@@ -12,14 +12,16 @@ from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from nat1_traversal.config import DnsSettings
-from nat1_traversal.dns.base import REQUEST_TIMEOUT, Provider, Record, SrvData
+from nat1_traversal.dns.base import REQUEST_TIMEOUT, ErrorTable, Fault, Provider, Record, SrvData
 from nat1_traversal.dns.http import HttpReply, JsonHttp, safe_url
-from nat1_traversal.errors import ProviderAuthError, ProviderError, RateLimited
+from nat1_traversal.dns.spec import ProviderSpec, valid_url
+from nat1_traversal.errors import ProviderError
 from nat1_traversal.i18n import t
 
 log = logging.getLogger(__name__)
 
 JsonObj = dict[str, object]
+ERRORS = ErrorTable(statuses={429: Fault.RATE, 401: Fault.AUTH, 403: Fault.AUTH})
 
 
 class WebhookProvider(Provider):
@@ -72,9 +74,14 @@ class WebhookProvider(Provider):
         return writes
 
     def _error(self, reply: HttpReply) -> ProviderError:
-        fields = {"provider": self.label, "detail": f"HTTP {reply.status}", "zone": self.settings.domain}
-        if reply.status == 429:
-            return RateLimited("dns.rate_limited", hint="dns.hint.rate", **fields)
-        if reply.status in (401, 403):
-            return ProviderAuthError("dns.auth_failed", hint="dns.hint.auth", **fields)
-        return ProviderError("dns.api_error", **fields)
+        return ERRORS.error(provider=self.label, detail=f"HTTP {reply.status}", zone=self.settings.domain,
+                            status=reply.status, retry_after=reply.retry_seconds)
+
+
+def _check(settings: DnsSettings) -> list[str]:
+    url = (settings.id or "").strip()
+    return [] if valid_url(url) else [t("dns.invalid.webhook_url", value=settings.id or "")]
+
+
+# id: the URL; token (optional): sent as a bearer token.
+PROVIDER = ProviderSpec("webhook", WebhookProvider, endpoint="unused", check=_check, order=30)

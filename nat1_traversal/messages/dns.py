@@ -43,11 +43,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "{provider} refused to change zone {zone}: {detail}",
     ),
     "dns.hint.permission": (
-        "凭据有效，但没有该域名的 DNS 编辑权限；请为令牌/子账号授予该域名的 DNS 记录编辑权限"
-        "（Cloudflare：Zone:DNS:Edit；腾讯云：QcloudDNSPodFullAccess；阿里云：AliyunDNSFullAccess）。",
+        "凭据有效，但没有该域名的 DNS 编辑权限；请为令牌/子账号授予该域名的 DNS 记录编辑权限（{permission}）。",
         "The credentials are valid but lack DNS edit permission on this zone; grant it to the token or "
-        "sub-account (Cloudflare: Zone:DNS:Edit; Tencent Cloud: QcloudDNSPodFullAccess; "
-        "Alibaba Cloud: AliyunDNSFullAccess).",
+        "sub-account ({permission}).",
+    ),
+    "dns.hint.auth_or_permission": (
+        "请检查 token 是否正确、未过期，并且拥有该域名的 DNS 编辑权限（{permission}）。",
+        "Check that the token is correct and not expired, and that it has DNS edit permission on this zone "
+        "({permission}).",
     ),
     "dns.zone_not_found": (
         "在 {provider} 账户中找不到域名 {zone}",
@@ -57,6 +60,18 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "domain 应填写已添加到该服务商的主域名（如 example.com），sub_domain 填写其下的主机名。",
         "domain must be a zone already added at the provider (e.g. example.com); "
         "put the host label in sub_domain.",
+    ),
+    "dns.zone_not_served": (
+        "DNS 服务器 {server} 不负责区域 {zone}",
+        "DNS server {server} is not authoritative for zone {zone}",
+    ),
+    "dns.hint.zone_server": (
+        "domain 应填写该服务器上配置的区域名（如 example.com），endpoint 应指向该区域的主服务器。",
+        "domain must be a zone configured on that server (e.g. example.com), and endpoint its primary.",
+    ),
+    "dns.reply_too_large": (
+        "{provider} 返回的内容超过 {limit} KiB，已拒收",
+        "{provider} sent a reply larger than {limit} KiB; it was refused",
     ),
     "dns.rate_limited": ("{provider} 请求过于频繁：{detail}", "{provider} is rate limiting us: {detail}"),
     "dns.hint.rate": ("稍后会自动重试。", "Will retry automatically later."),
@@ -80,6 +95,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dns.hint.tsig": (
         "请检查 id（密钥名）、token（base64 密钥）和 tsig_algorithm 是否与服务器配置一致。",
         "Check that id (key name), token (base64 secret) and tsig_algorithm match the server's configuration.",
+    ),
+    "dns.rfc2136_unsigned_refusal": (
+        "密钥被拒绝（id、token 或 tsig_algorithm 有误？服务器回复了未签名的 {rcode}）",
+        "key rejected (wrong id/token/algorithm? the server sent an unsigned {rcode})",
     ),
     "dns.rfc2136_refused": (
         "DNS 服务器 {server} 拒绝了更新（{rcode}）",
@@ -112,9 +131,9 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "使用 webhook 时 id 必须是 http:// 或 https:// 开头的地址：{value}",
         "for webhook, id must be an http:// or https:// URL: {value}",
     ),
-    "dns.invalid.rfc2136_endpoint": (
-        "使用 rfc2136 时 endpoint 必须是主服务器的 \"host[:port]\"：{value}",
-        "for rfc2136, endpoint must be the primary's \"host[:port]\": {value}",
+    "dns.invalid.server_endpoint": (
+        "使用 {provider} 时 endpoint 必须是主服务器的 \"host[:port]\"：{value}",
+        "for {provider}, endpoint must be the primary's \"host[:port]\": {value}",
     ),
     "dns.invalid.rfc2136_secret": (
         "使用 rfc2136 时 token 必须是 base64 编码的 TSIG 密钥",

@@ -22,21 +22,13 @@ from nat1_traversal.errors import Nat1Error, NetworkError, UsageError
 from nat1_traversal.forward.tcp import TcpForwarder
 from nat1_traversal.forward.udp import UdpForwarder
 from nat1_traversal.i18n import t
-from nat1_traversal.keeper import (
-    Filtering,
-    Keeper,
-    KeeperTiming,
-    MappingPath,
-    cancel_and_wait,
-    is_fatal_bind_error,
-)
-from nat1_traversal.keeper_net import is_dual_stack
-from nat1_traversal.keeper_tcp import TcpPath
-from nat1_traversal.keeper_udp import UdpPath, filtering_hint
-from nat1_traversal.keeper_watch import Probe, ServiceWatch
+from nat1_traversal.keeper.loop import Keeper
+from nat1_traversal.keeper.tcp import TcpPath
+from nat1_traversal.keeper.types import Filtering, KeeperTiming, MappingPath
+from nat1_traversal.keeper.udp import UdpPath, filtering_hint
 from nat1_traversal.model import Endpoint, Mapping
-from nat1_traversal.net import family_of, loopback_of, reuse_socket
-from nat1_traversal.servers import DEFAULT_KEEPALIVE_TCP, DEFAULT_STUN_TCP, DEFAULT_STUN_UDP
+from nat1_traversal.net import cancel_and_wait, family_of, is_dual_stack, is_fatal_bind_error, loopback_of, reuse_socket
+from nat1_traversal.watch import Probe, ServiceWatch
 
 log = logging.getLogger(__name__)
 
@@ -96,15 +88,15 @@ class Service:
             target = config.remote if config.remote is not None else loopback_of(self.local)
             self.watch = ServiceWatch(config.type, target, self.timing, probe=self._probe)
         path: MappingPath
-        udp_servers = config.stun_udp or DEFAULT_STUN_UDP
+        udp_servers = config.stun_udp
         if config.proto == "tcp":
             if config.remote is not None:
                 self.forwarder = TcpForwarder(
                     self.local, config.remote, proxy_protocol=config.proxy_protocol, **_limits(config, "connections")
                 )
                 await self.forwarder.start()
-            path = TcpPath(self.local, config.keepalive_tcp or DEFAULT_KEEPALIVE_TCP, self.timing, family=family)
-            servers = config.stun_tcp or DEFAULT_STUN_TCP
+            path = TcpPath(self.local, config.keepalive_tcp, self.timing, family=family)
+            servers = config.stun_tcp
 
             async def filtering() -> tuple[Filtering, bool] | None:
                 verdict = await filtering_hint(udp_servers, self.timing, family=family, dual_stack=dual_stack)
@@ -116,7 +108,7 @@ class Service:
                 udp_forwarder = UdpForwarder(self.local, config.remote, **_limits(config, "sessions"))
                 self.forwarder = udp_forwarder
                 await udp_forwarder.start()
-            udp_path = UdpPath(self.local, self.timing, forwarder=udp_forwarder, family=family)
+            udp_path = UdpPath(self.local, self.timing, port=udp_forwarder, family=family)
             path = udp_path
             servers = udp_servers
 

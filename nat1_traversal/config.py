@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from nat1_traversal.model import Endpoint, HostPort, Proto, Secret
+from nat1_traversal.servers import DEFAULT_KEEPALIVE_TCP, DEFAULT_STUN_TCP, DEFAULT_STUN_UDP
 
 ServiceType = Literal["mcje", "mcbe", "web", "tcp", "udp"]
 # A provider's kind, declared by its file in nat1_traversal/dns (nat1_traversal.dns.provider_kinds()).
@@ -55,9 +56,10 @@ class Config:
     local: Endpoint | None = None
     remote: Endpoint | None = None
     proxy_protocol: ProxyProtocol | None = None
-    stun_tcp: tuple[HostPort, ...] | None = None
-    stun_udp: tuple[HostPort, ...] | None = None
-    keepalive_tcp: tuple[HostPort, ...] | None = None
+    # Server lists: null in config.json means the built-in list (resolved once, at load).
+    stun_tcp: tuple[HostPort, ...] = DEFAULT_STUN_TCP
+    stun_udp: tuple[HostPort, ...] = DEFAULT_STUN_UDP
+    keepalive_tcp: tuple[HostPort, ...] = DEFAULT_KEEPALIVE_TCP
     keepalive_interval: float = 10.0
     on_change: str | None = None
     # Forward mode limits (an extension of SPEC section 3); None = the forwarder's default:

@@ -33,7 +33,7 @@ from nat1_traversal.dns import provider_kinds
 from nat1_traversal.errors import ConfigError
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint, HostPort, Secret
-from nat1_traversal.servers import STUN_PORT
+from nat1_traversal.servers import DEFAULT_KEEPALIVE_TCP, DEFAULT_STUN_TCP, DEFAULT_STUN_UDP, STUN_PORT
 
 log = logging.getLogger(__name__)
 
@@ -170,9 +170,9 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
         local=check.endpoint("local", parse_local),
         remote=check.endpoint("remote", parse_remote),
         proxy_protocol=proxy,
-        stun_tcp=check.host_list("stun_tcp", STUN_PORT),
-        stun_udp=check.host_list("stun_udp", STUN_PORT),
-        keepalive_tcp=check.host_list("keepalive_tcp", 80),
+        stun_tcp=check.host_list("stun_tcp", STUN_PORT) or DEFAULT_STUN_TCP,
+        stun_udp=check.host_list("stun_udp", STUN_PORT) or DEFAULT_STUN_UDP,
+        keepalive_tcp=check.host_list("keepalive_tcp", 80) or DEFAULT_KEEPALIVE_TCP,
         keepalive_interval=interval if interval is not None else 10.0,
         on_change=on_change,
         max_connections=int(max_connections) if max_connections is not None else None,

@@ -37,15 +37,15 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from enum import Enum
 
-from nat1_traversal import servers as default_servers
 from nat1_traversal.config import Config
 from nat1_traversal.errors import Nat1Error, NetTimeout, NetworkError
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint, HostPort, Proto
 from nat1_traversal.net import any_endpoint, local_endpoint, resolve, reuse_socket
+from nat1_traversal.stun import probe
 from nat1_traversal.stun.client import ServerList, first_answer
+from nat1_traversal.stun.probe import FilteringBehavior, MappingBehavior
 from nat1_traversal.stun.transport import (
     BindingResult,
     StunDatagramProtocol,
@@ -58,21 +58,6 @@ log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 2.0  # one mapping probe; retransmits at 0.5 s and 1.5 s (transport.INITIAL_RTO)
 FILTER_TIMEOUT = 2.0  # how long a filtered reply is waited for
-
-
-class MappingBehavior(Enum):
-    EIM = "eim"  # endpoint-independent (RFC 4787 section 4.1)
-    ADM = "adm"  # address-dependent
-    APDM = "apdm"  # address-and-port-dependent
-    DEPENDENT = "dependent"  # ADM or APDM: told apart only with an RFC 5780 server
-    UNKNOWN = "unknown"
-
-
-class FilteringBehavior(Enum):
-    EIF = "eif"  # endpoint-independent (RFC 4787 section 5)
-    ADF = "adf"
-    APDF = "apdf"
-    UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,14 +123,14 @@ class _SharedUdp:
     """All probes from one unconnected socket; replies told apart by transaction id."""
 
     def __init__(self, protocol: StunDatagramProtocol, local: Endpoint) -> None:
-        self._protocol = protocol
+        self.client = protocol.client
         self.local = local
 
     async def bind(
         self, server: tuple[str, int], *, change_ip: bool = False, change_port: bool = False,
         timeout: float = PROBE_TIMEOUT,
     ) -> BindingResult:  # fmt: skip
-        return await self._protocol.client.request(
+        return await self.client.request(
             server, change_ip=change_ip, change_port=change_port, timeout=timeout
         )
 
@@ -237,67 +222,6 @@ async def _first(
     return result, addresses[server]
 
 
-async def _filtering(prober: _SharedUdp, server: tuple[str, int]) -> tuple[FilteringBehavior, str | None]:
-    """RFC 5780 section 4.4 filtering tests II and III (concurrently) after a test I."""
-    try:
-        first = await prober.bind(server)
-    except Nat1Error as exc:
-        log.debug("filtering test I to %s failed: %s", server, exc)
-        return FilteringBehavior.UNKNOWN, "stun.nat.reason.no_answer"
-    other = first.other
-    if other is None:
-        return FilteringBehavior.UNKNOWN, "stun.nat.reason.no_rfc5780"
-    if str(other.ip) == server[0] or other.port == server[1]:
-        return FilteringBehavior.UNKNOWN, "stun.nat.reason.bad_other_address"
-
-    async def probe(change_ip: bool) -> bool | None:
-        """True: answered from the address asked for; False: nothing came; None: unusable."""
-        expected = (str(other.ip) if change_ip else server[0], other.port)
-        try:
-            result = await prober.bind(server, change_ip=change_ip, change_port=True, timeout=FILTER_TIMEOUT)
-        except NetTimeout:
-            return False
-        except Nat1Error as exc:
-            log.debug("CHANGE-REQUEST to %s refused: %s", server, exc)
-            return None
-        got = result.reply_from.sockaddr()
-        if got != expected:
-            log.debug("CHANGE-REQUEST answer from %s, expected %s: server ignores it", got, expected)
-            return None
-        return True
-
-    both, port_only = await asyncio.gather(probe(True), probe(False))
-    log.debug("filtering tests: change ip+port -> %s, change port -> %s", both, port_only)
-    if both is True:
-        return FilteringBehavior.EIF, None
-    if both is None or port_only is None:
-        return FilteringBehavior.UNKNOWN, "stun.nat.reason.change_request_ignored"
-    if port_only:
-        return FilteringBehavior.ADF, None
-    return FilteringBehavior.APDF, None
-
-
-async def _mapping_5780(
-    mapper: _Mapper, server: tuple[str, int], first: BindingResult
-) -> tuple[MappingBehavior, str | None]:
-    """RFC 5780 section 4.3 tests II and III (concurrently)."""
-    assert first.other is not None
-    alt_ip = str(first.other.ip)
-    try:
-        second, third = await asyncio.gather(mapper.bind((alt_ip, server[1])), mapper.bind((alt_ip, first.other.port)))
-    except Nat1Error as exc:
-        log.debug("mapping tests II/III failed: %s", exc)
-        return MappingBehavior.UNKNOWN, "stun.nat.reason.alternate_silent"
-    log.debug("mapping: I %s, II %s, III %s", first.mapped, second.mapped, third.mapped)
-    if second.mapped == first.mapped:
-        if third.mapped == first.mapped:
-            return MappingBehavior.EIM, None
-        return MappingBehavior.APDM, None  # same IP, other port: a new mapping
-    if third.mapped == second.mapped:
-        return MappingBehavior.ADM, None
-    return MappingBehavior.APDM, None
-
-
 async def _measure(
     kind: Proto, mapper: _Mapper, filterer: _SharedUdp | None, exclusive: bool, servers: ServerList
 ) -> Behaviors:
@@ -327,12 +251,15 @@ async def _measure(
             return FilteringBehavior.UNKNOWN, "stun.nat.reason.tcp_filtering"
         if filter_server is None:
             return FilteringBehavior.UNKNOWN, "stun.nat.reason.no_rfc5780"
-        return await _filtering(filterer, filter_server)
+        return await probe.filtering(filterer.client, filter_server, timeout=FILTER_TIMEOUT)
+
+    async def mapped_by(address: tuple[str, int]) -> Endpoint:
+        return (await mapper.bind(address)).mapped
 
     async def mapping_tests() -> tuple[MappingBehavior, str | None]:
         if first.other is None:
             return mapping, mapping_reason
-        return await _mapping_5780(mapper, server, first)
+        return await probe.mapping(mapped_by, server, first.mapped, first.other)
 
     if exclusive:
         # One socket for both: filtering first, before the alternate IP has been contacted
@@ -444,8 +371,8 @@ def render(tcp: Behaviors, udp: Behaviors) -> list[str]:
 async def run_nat_type_test(config: Config, local: Endpoint | None) -> int:
     """``-t``: measure TCP and UDP at once, print the report; exit code 0, or 1 when no
     STUN server at all could be reached."""
-    udp_servers = ServerList(config.stun_udp if config.stun_udp is not None else default_servers.DEFAULT_STUN_UDP)
-    tcp_servers = ServerList(config.stun_tcp if config.stun_tcp is not None else default_servers.DEFAULT_STUN_TCP)
+    udp_servers = ServerList(config.stun_udp)
+    tcp_servers = ServerList(config.stun_tcp)
     tcp, udp = await asyncio.gather(measure_tcp(tcp_servers, local), measure_udp(udp_servers, local))
     for line in render(tcp, udp):
         print(line)

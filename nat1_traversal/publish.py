@@ -1,10 +1,13 @@
 """Publishing a mapping: DNS records through the configured provider, and the ``on_change`` hook.
 
-The keeper calls ``Publisher.submit(mapping)`` on every new mapping.  Only the
+The keeper calls ``Publisher.submit(mapping)`` on every new mapping (its
+``MappingTracker`` owns "the current mapping" and submits each once).  Only the
 newest mapping matters: a submit cancels the publish still in flight.  A
 publish plans the records (SPEC §5), lets the provider write only what differs,
-reads back, and retries failures with capped exponential backoff and jitter,
-forever (a DNS outage must never stop the mapping loop).
+reads back, and retries what the provider raised (``ProviderError``,
+``NetworkError``) with capped exponential backoff and jitter, forever (a DNS
+outage must never stop the mapping loop). Anything else is a bug of ours: it is
+logged once with its traceback and not retried.
 """
 
 from __future__ import annotations
@@ -15,35 +18,19 @@ import logging
 import random
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from nat1_traversal.backoff import backoff_delay
+from nat1_traversal.backoff import PUBLISH_BACKOFF, Backoff
 from nat1_traversal.command import split_command
 from nat1_traversal.config import Config
 from nat1_traversal.dns import create_provider
 from nat1_traversal.dns.base import Provider, Record, plan_records
-from nat1_traversal.errors import Nat1Error, ProviderError
+from nat1_traversal.errors import NetworkError, ProviderError
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Mapping
 
 log = logging.getLogger(__name__)
 
 HOOK_TIMEOUT = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Delay before attempt n+1: ``backoff_delay`` with these settings."""
-
-    first_delay: float = 2.0
-    factor: float = 2.0
-    max_delay: float = 300.0
-    jitter: float = 0.2
-    max_attempts: int | None = None  # None: retry until a newer mapping replaces this one
-
-    def delay(self, failures: int, rng: random.Random) -> float:
-        return backoff_delay(max(1, failures), self.first_delay, self.max_delay, factor=self.factor,
-                             jitter=self.jitter, rng=rng)
 
 
 class Publisher:
@@ -54,24 +41,21 @@ class Publisher:
         config: Config,
         *,
         provider: Provider | None = None,
-        retry: RetryPolicy | None = None,
+        retry: Backoff = PUBLISH_BACKOFF,
         hook_timeout: float = HOOK_TIMEOUT,
     ) -> None:
         self.config = config
         # Creating the provider imports its SDK now, so a missing package is reported at start.
         self.provider = provider if provider is not None else create_provider(config.dns)
-        self.retry = retry or RetryPolicy()
+        self.retry = retry
         self.hook_timeout = hook_timeout
         self._rng = random.Random()
         self._task: asyncio.Task[None] | None = None
-        self._wanted: Mapping | None = None
 
     # --- public API --------------------------------------------------------
     def submit(self, mapping: Mapping) -> None:
-        """Publish ``mapping`` in the background; a newer submit cancels an older one."""
-        if mapping == self._wanted:
-            return
-        self._wanted = mapping
+        """Publish ``mapping`` in the background; a newer submit cancels an older one.
+        Deciding whether a mapping is new is the caller's (``MappingTracker``)."""
         previous = self._task
         self._task = asyncio.get_running_loop().create_task(self._run(mapping, previous), name="publish")
 
@@ -102,17 +86,11 @@ class Publisher:
             await asyncio.wait([previous])
         try:
             await self.publish(mapping)
-        except Nat1Error as exc:
+        except (ProviderError, NetworkError) as exc:
             log.error(t("dns.gave_up", error=exc))
-            self._forget(mapping)
         except Exception as exc:
+            # A bug of ours (or a provider module's): once, loudly, with the traceback.
             log.exception(t("dns.unexpected", error=exc))
-            self._forget(mapping)
-
-    def _forget(self, mapping: Mapping) -> None:
-        # Allow a later submit of the same mapping to try again.
-        if self._wanted == mapping:
-            self._wanted = None
 
     async def _publish_dns(self, mapping: Mapping) -> None:
         if self.config.dns.kind == "no_dns":
@@ -123,9 +101,9 @@ class Publisher:
         while True:
             try:
                 writes = await self._sync_once(records)
-            except Nat1Error as exc:
+            except (ProviderError, NetworkError) as exc:
                 failures += 1
-                if self.retry.max_attempts is not None and failures >= self.retry.max_attempts:
+                if self.retry.gives_up(failures):
                     raise
                 delay = self.retry.delay(failures, self._rng)
                 message = t("dns.retry", error=exc, delay=delay)
@@ -142,17 +120,12 @@ class Publisher:
             return
 
     async def _sync_once(self, records: Sequence[Record]) -> int:
-        """One sync and, after writes, a read-back. A reply the provider module cannot
-        understand (a changed API, a proxy's error page) is a provider error too: it is
-        retried like any other, not a crash of the publisher."""
-        try:
-            writes = await self.provider.sync(records)
-            if writes and not await self.provider.confirm(records):
-                raise ProviderError("dns.confirm_failed", provider=self.provider.label)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-            log.debug("provider %s: unexpected reply", self.provider.label, exc_info=True)
-            raise ProviderError("dns.bad_reply", provider=self.provider.label,
-                                error=f"{type(exc).__name__}: {exc}") from exc
+        """One sync and, after writes, a read-back. A reply a provider module cannot
+        understand is the module's to turn into ``ProviderError("dns.bad_reply")``;
+        a ``KeyError`` or ``TypeError`` reaching here is a bug, and propagates."""
+        writes = await self.provider.sync(records)
+        if writes and not await self.provider.confirm(records):
+            raise ProviderError("dns.confirm_failed", provider=self.provider.label)
         return writes
 
     async def _run_hook(self, command: str, mapping: Mapping) -> None:

@@ -52,6 +52,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         " router, or forward the port; or bridge the modem and dial from your own router."
         " Check again with -t.",
     ),
+    "keeper.filtering_unknown": (
+        "无法确认 NAT 的过滤行为（{reason}），不能保证陌生玩家连得进来。"
+        "可以用 -t 参数检查 NAT 类型，或在 stun_udp 中加入支持 RFC 5780 的 STUN 服务器。",
+        "The NAT's filtering behaviour could not be checked ({reason}), so players may be unable"
+        " to connect. Check the NAT type with -t, or add an RFC 5780 STUN server to stun_udp.",
+    ),
     "keeper.kind_restricted": ("受限锥形", "restricted cone"),
     "keeper.kind_port_restricted": ("端口受限锥形", "port restricted cone"),
     "keeper.restricted": (

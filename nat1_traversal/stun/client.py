@@ -5,7 +5,7 @@ not answered after ``stagger`` seconds, also the next one, and so on (like Happy
 Eyeballs); the first good answer wins and the other attempts are cancelled. A
 server that times out, refuses or answers garbage is skipped with a DEBUG line.
 ``ServerList`` remembers, for the life of the object, which servers answered and
-puts them first next time.
+which failed (see its two policies).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 from nat1_traversal.errors import Nat1Error, NetworkError
 from nat1_traversal.model import HostPort
@@ -23,32 +24,60 @@ log = logging.getLogger(__name__)
 DEFAULT_STAGGER = 0.6
 
 
-class ServerList:
-    """Servers in configured order, with those that answered moved to the front."""
+ServerPolicy = Literal["recent", "stable"]
 
-    def __init__(self, servers: Sequence[HostPort]) -> None:
+
+class ServerList:
+    """The one server list of the product: an order that learns who answered.
+
+    A server that just failed is asked last under either policy. The policies
+    differ only in where the servers that answer go:
+
+    * ``"recent"`` (racing, ``first_answer``): the most recent success first, so
+      the next race usually needs a single attempt;
+    * ``"stable"`` (the keeper): the configured order (domestic servers first,
+      SPEC section 10), so that a new mapping is confirmed by the *next* server of
+      a fixed order rather than by the one that answered last.
+
+    ``mark_good`` also forgives: a server that failed and then answered gets its
+    configured place back (stable) or goes first (recent).
+    """
+
+    def __init__(self, servers: Sequence[HostPort], *, policy: ServerPolicy = "recent") -> None:
         if not servers:
             raise ValueError("empty STUN server list")
         self._configured: tuple[HostPort, ...] = tuple(dict.fromkeys(servers))
-        self._good: list[HostPort] = []  # most recent success first
-        self._failures: dict[HostPort, int] = {}
+        self._policy: ServerPolicy = policy
+        self._clock = 0  # counts events, so "most recent" needs no wall clock
+        self._succeeded: dict[HostPort, int] = {}  # server -> event number of its last success
+        self._failed: dict[HostPort, int] = {}  # server -> event number of its last failure
+
+    @property
+    def policy(self) -> ServerPolicy:
+        return self._policy
 
     def ordered(self) -> list[HostPort]:
-        rest = [s for s in self._configured if s not in self._good]
-        # Servers that failed more often go later; the sort is stable, so ties keep config order.
-        rest.sort(key=lambda s: self._failures.get(s, 0))
-        return [*self._good, *rest]
+        rank = {server: index for index, server in enumerate(self._configured)}
+
+        def key(server: HostPort) -> tuple[int, int, int]:
+            failed = self._failed.get(server)
+            if failed is not None:
+                return (2, failed, rank[server])  # the latest failure last
+            if self._policy == "recent" and server in self._succeeded:
+                return (0, -self._succeeded[server], rank[server])
+            return (1, 0, rank[server])
+
+        return sorted(self._configured, key=key)
 
     def mark_good(self, server: HostPort) -> None:
-        if server in self._good:
-            self._good.remove(server)
-        self._good.insert(0, server)
-        self._failures.pop(server, None)
+        self._clock += 1
+        self._failed.pop(server, None)
+        self._succeeded[server] = self._clock
 
     def mark_bad(self, server: HostPort) -> None:
-        if server in self._good:
-            self._good.remove(server)
-        self._failures[server] = self._failures.get(server, 0) + 1
+        self._clock += 1
+        self._succeeded.pop(server, None)
+        self._failed[server] = self._clock
 
     def __len__(self) -> int:
         return len(self._configured)

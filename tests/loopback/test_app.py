@@ -18,9 +18,9 @@ import pytest
 from nat1_traversal.app import Service, check_supported, run_service
 from nat1_traversal.config import Config
 from nat1_traversal.errors import NetworkError, UsageError
-from nat1_traversal.keeper_watch import ServiceWatch
 from nat1_traversal.minecraft import ProbeResult
 from nat1_traversal.model import Endpoint
+from nat1_traversal.watch import ServiceWatch
 from tests.support.app_kit import FakePublisher, Fakes
 from tests.support.keeper_kit import FAST, LO, OUTER_A
 from tests.support.util import free_port, wait_until

@@ -14,16 +14,11 @@ import pytest
 import pytest_asyncio
 
 from nat1_traversal.backoff import backoff_delay
-from nat1_traversal.keeper import (
-    Keeper,
-    MappingTracker,
-    NatUnusable,
-    ServerOrder,
-)
-from nat1_traversal.keeper_tcp import HttpKeepalive, TcpPath
-from nat1_traversal.keeper_udp import UdpPath
+from nat1_traversal.keeper import Keeper, MappingTracker, NatUnusable, TcpPath, UdpPath
+from nat1_traversal.keeper.tcp import HttpKeepalive
 from nat1_traversal.model import Endpoint, HostPort, Mapping
-from tests.support.keeper_fakes import FakeHttp, FakeStunTcp, FakeStunUdp, MappedRule
+from nat1_traversal.stun.client import ServerList
+from tests.support.keeper_fakes import FakeHttp, FakeStunTcp, FakeStunUdp, MappedRule, close_rfc5780, start_rfc5780
 from tests.support.keeper_kit import FAST, LO, OUTER_A, OUTER_B, Published, stop
 from tests.support.util import free_port, hp, wait_until
 
@@ -65,12 +60,12 @@ def test_backoff_is_capped_and_jittered() -> None:
 
 def test_server_order_moves_failed_servers_back() -> None:
     a, b, c = HostPort("a", 1), HostPort("b", 1), HostPort("c", 1)
-    order = ServerOrder([a, b, c])
-    order.bad(a)
+    order = ServerList([a, b, c], policy="stable")
+    order.mark_bad(a)
     assert order.ordered() == [b, c, a]
-    order.good(c)
+    order.mark_good(c)
     assert order.ordered() == [b, c, a]
-    order.bad(b)
+    order.mark_bad(b)
     assert order.ordered() == [c, a, b]
 
 
@@ -316,7 +311,7 @@ async def test_udp_server_that_moves_leaves_no_socket_behind(udp_lab) -> None:  
     try:
         transports = []
         for _ in range(3):
-            assert (await path.binding(name)).outer == OUTER_A
+            assert (await path.binding(name)).mapping.outer == OUTER_A
             transports.append(path._connected[name][1])
         assert len(path._connected) == 1
         assert [t.is_closing() for t in transports] == [True, True, False]
@@ -409,18 +404,16 @@ async def test_udp_outage_then_recovery(udp_lab) -> None:  # type: ignore[no-unt
     assert published.outers == [OUTER_A]  # unchanged after the outage: no new publish
 
 
-async def _filtering_verdict(change_ip: bool, change_port: bool) -> object:
-    primary = await FakeStunUdp().start()
-    alt = await FakeStunUdp().start("127.0.0.2")
-    primary.alt = alt
+async def _filtering_verdict(change_ip: bool, change_port: bool, *, ignore_change: bool = False) -> object:
+    primary = await start_rfc5780()
     primary.answer_change_ip = change_ip
     primary.answer_change_port = change_port
+    primary.ignore_change = ignore_change
     try:
         path = UdpPath(Endpoint(LO, free_port(socket.SOCK_DGRAM)), FAST)
         return await path.filtering([hp(primary.addr)])
     finally:
-        primary.close()
-        alt.close()
+        close_rfc5780(primary)
 
 
 @pytest.mark.asyncio
@@ -430,6 +423,28 @@ async def _filtering_verdict(change_ip: bool, change_port: bool) -> object:
 )
 async def test_udp_filtering_test(change_ip: bool, change_port: bool, verdict: str) -> None:
     assert await _filtering_verdict(change_ip, change_port) == (verdict, False)
+
+
+@pytest.mark.asyncio
+async def test_udp_filtering_test_server_ignoring_change_request_is_unknown() -> None:
+    """Issue 10: a server that answers CHANGE-REQUEST from its primary address says
+    nothing about the NAT. The keeper's copy of the test used to read it as independent."""
+    assert await _filtering_verdict(True, True, ignore_change=True) is None
+
+
+@pytest.mark.asyncio
+async def test_udp_filtering_test_reply_from_the_wrong_changed_address_is_unknown() -> None:
+    """"Change port" answered from the other IP is not what was asked: not "address"."""
+    primary = await start_rfc5780()
+    assert primary.port_alt is not None
+    primary.port_alt.close()
+    primary.port_alt = None  # the fake now answers "change port" from alt IP + alt port
+    primary.answer_change_ip = False
+    try:
+        path = UdpPath(Endpoint(LO, free_port(socket.SOCK_DGRAM)), FAST)
+        assert await path.filtering([hp(primary.addr)]) is None
+    finally:
+        close_rfc5780(primary)
 
 
 @pytest.mark.asyncio

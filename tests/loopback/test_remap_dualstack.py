@@ -18,13 +18,12 @@ import pytest_asyncio
 
 from nat1_traversal.app import Service, run_service
 from nat1_traversal.errors import NetworkError
-from nat1_traversal.keeper import Keeper
-from nat1_traversal.keeper_net import Resolver, is_dual_stack, resolve_dual_stack
-from nat1_traversal.keeper_tcp import TcpPath
-from nat1_traversal.keeper_udp import UdpPath, filtering_hint
+from nat1_traversal.keeper import Keeper, TcpPath, UdpPath
+from nat1_traversal.keeper.udp import filtering_hint
 from nat1_traversal.model import Endpoint, HostPort
+from nat1_traversal.net import Resolver, is_dual_stack, resolve_dual_stack
 from tests.support.app_kit import FakePublisher, Fakes
-from tests.support.keeper_fakes import FakeHttp, FakeStunTcp, FakeStunUdp
+from tests.support.keeper_fakes import FakeHttp, FakeStunTcp, FakeStunUdp, close_rfc5780, start_rfc5780
 from tests.support.keeper_kit import FAST, OUTER_A, Published, stop
 from tests.support.util import free_port, hp, wait_until
 
@@ -140,14 +139,11 @@ async def test_udp_keeper_on_dual_stack_wildcard_reaches_ipv4_servers(v4_only) -
 
 @pytest.mark.asyncio
 async def test_filtering_hint_on_dual_stack_reaches_ipv4_servers() -> None:
-    primary = await FakeStunUdp().start("127.0.0.1")
-    alt = await FakeStunUdp().start("127.0.0.2")
-    primary.alt = alt
+    primary = await start_rfc5780()
     try:
         verdict = await filtering_hint([hp(primary.addr)], FAST, family=socket.AF_INET6, dual_stack=True)
     finally:
-        primary.close()
-        alt.close()
+        close_rfc5780(primary)
     assert verdict == "independent"
 
 

@@ -26,9 +26,8 @@ from typing import Literal
 import pytest
 import pytest_asyncio
 
-from nat1_traversal.keeper import Keeper, KeeperTiming
-from nat1_traversal.keeper_tcp import TcpPath
-from nat1_traversal.keeper_udp import UdpPath
+from nat1_traversal.backoff import Backoff
+from nat1_traversal.keeper import Keeper, KeeperTiming, TcpPath, UdpPath
 from nat1_traversal.model import Endpoint, HostPort
 from tests.support.keeper_fakes import FakeHttp, FakeStunTcp, FakeStunUdp, MappedRule
 from tests.support.keeper_kit import LO, OUTER_A, OUTER_B, Published, stop
@@ -39,11 +38,10 @@ OUTAGE_TIMING = KeeperTiming(
     recheck_every=2,
     reply_timeout=0.1,
     connect_timeout=0.2,
-    backoff_base=0.01,
-    backoff_cap=0.1,
+    backoff=Backoff(first_delay=0.01, max_delay=0.1),
 )
 WINDOW = 2.0  # seconds of outage measured: WINDOW / backoff_cap = 20 cap periods
-JITTER = 0.5  # backoff.backoff_delay's default: a delay is in [cap * (1 - JITTER), cap]
+JITTER = 0.5  # backoff.Backoff's default: a delay is in [cap * (1 - JITTER), cap]
 # Failures before the delay reaches the cap: 0.01, 0.02, 0.04, 0.08, then 0.1.
 RAMP_ROUNDS = 5
 
@@ -170,7 +168,7 @@ async def test_long_outage_backs_off_capped_warns_once_and_recovers(
     finally:
         await stop(task)
 
-    cap = OUTAGE_TIMING.backoff_cap
+    cap = OUTAGE_TIMING.backoff.max_delay
     most = window / (cap * (1 - JITTER)) + RAMP_ROUNDS + 2  # every delay at its jittered minimum
     fewest = window / (cap + lab.silent_cost(mode)) / 2  # slack for a busy CI machine
     assert fewest <= rounds <= most, f"{rounds} attempts in {window:.2f}s (expected {fewest:.1f}..{most:.1f})"

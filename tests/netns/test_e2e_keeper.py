@@ -130,7 +130,7 @@ def start_server(
     env = dict(ENV)
     if preload is not None:
         env["LD_PRELOAD"] = str(preload)
-    argv = [sys.executable, "-m", "tests.e2e_servers", kind, host, str(port)]
+    argv = [sys.executable, "-m", "tests.support.e2e_servers", kind, host, str(port)]
     if motd:
         argv.append(motd)
     proc = lab.popen(ns, argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=str(REPO))
@@ -140,12 +140,12 @@ def start_server(
     return proc
 
 
-def write_config(tmp_path: Path, service_type: str) -> tuple[Path, Path]:
+def write_config(tmp_path: Path, service_type: str, stun: list[str] | None = None) -> tuple[Path, Path]:
     changes = tmp_path / "changes.txt"
     hook = tmp_path / "on_change.sh"
     hook.write_text(f'#!/bin/sh\necho "$@" >> {changes}\n')
     hook.chmod(0o755)
-    stun = [f"{EXTRA_STUN_IP}:3478", f"{STUN_IPS[0]}:3478", f"{STUN_IPS[1]}:3478"]
+    stun = stun or [f"{EXTRA_STUN_IP}:3478", f"{STUN_IPS[0]}:3478", f"{STUN_IPS[1]}:3478"]
     config = {
         "type": service_type,
         "dns": "no_dns",
@@ -413,6 +413,34 @@ def test_restricted_nat_measured_elsewhere_is_warned_not_refused(
             lab.stop(run.proc)
     output = run.dump()
     assert "端口转发" in output and "WARNING" in output
+
+
+IGNORING_ALT_IP = "203.0.113.13"  # the alternate address the CHANGE-REQUEST-ignoring server names
+
+
+def test_server_ignoring_change_request_reads_as_unknown_not_full_cone(lab: NatLab, tmp_path: Path) -> None:
+    """Issue 10: a STUN server that names an OTHER-ADDRESS but answers every CHANGE-REQUEST
+    from its primary address, behind a restricted NAT. The keeper's own copy of the
+    filtering test took that reply as proof of endpoint-independent filtering (and said
+    nothing); the one probe module checks where each reply came from and says "unknown"."""
+    lab.set_nat("restricted")
+    lab.run("inet", ["ip", "addr", "add", f"{IGNORING_ALT_IP}/24", "dev", "i0"])
+    try:
+        start_server(lab, "inet", "stun-ignoring", EXTRA_STUN_IP, 3478, IGNORING_ALT_IP)
+        start_server(lab, "home", "mcbe", "127.0.0.1", 19133, "x")
+        config, _changes = write_config(tmp_path, "mcbe", stun=[f"{EXTRA_STUN_IP}:3478"])
+        run = start_cli(lab, config, "-d", "-l", ":19132", "-r", "127.0.0.1:19133")
+        try:
+            run.wait_for("无法确认 NAT 的过滤行为", 20)
+            run.wait_for(MAPPING_RE, 20)
+            assert stop_cli(lab, run)[0] == 0
+        finally:
+            if run.proc.poll() is None:
+                lab.stop(run.proc)
+    finally:
+        lab.run("inet", ["ip", "addr", "del", f"{IGNORING_ALT_IP}/24", "dev", "i0"], check=False)
+    output = "\n".join(line.text for line in run.lines)
+    assert "('independent'" not in output, output
 
 
 def test_quick_restart_and_network_outage(lab: NatLab, tmp_path: Path) -> None:

@@ -1,6 +1,9 @@
 """Small servers run as processes inside the NAT lab (and by demo/): ``python3 -m tests.e2e_servers``.
 
     stun  HOST PORT         STUN Binding over UDP and TCP (reports the real source)
+    stun-ignoring HOST PORT ALT_HOST
+                            UDP STUN naming ALT_HOST:PORT+1 as OTHER-ADDRESS (which answers
+                            plain Bindings) but answering every CHANGE-REQUEST from HOST:PORT
     http  HOST PORT         HTTP/1.1 keep-alive server for the TCP keepalive
     mcje  HOST PORT MOTD    Minecraft Java status server (asyncio, no SO_REUSEPORT of its own)
     mcbe  HOST PORT MOTD    Minecraft Bedrock unconnected-pong server (same)
@@ -22,7 +25,7 @@ from tests.support.mcfakes import BedrockFake, JavaFake, modern, pong_string, st
 
 async def main(argv: list[str]) -> int:
     kind, host, port = argv[0], argv[1], int(argv[2])
-    motd = argv[3] if len(argv) > 3 else "nat1 lab server"
+    motd = argv[3] if len(argv) > 3 and kind != "stun-ignoring" else "nat1 lab server"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -34,6 +37,14 @@ async def main(argv: list[str]) -> int:
         await stop.wait()
         udp.close()
         await tcp.close()
+    elif kind == "stun-ignoring":
+        primary = await FakeStunUdp().start(host, port)
+        alt = await FakeStunUdp().start(argv[3], port + 1)
+        primary.alt, primary.ignore_change = alt, True
+        print("READY", flush=True)
+        await stop.wait()
+        primary.close()
+        alt.close()
     elif kind == "http":
         http = await FakeHttp().start(host, port)
         print("READY", flush=True)

@@ -58,7 +58,9 @@ class FakeStunUdp(asyncio.DatagramProtocol):
         self.requests = 0
         self.sources: list[Addr] = []
         self.transport: asyncio.DatagramTransport | None = None
-        self.alt: FakeStunUdp | None = None  # answers CHANGE-REQUESTs when set
+        self.alt: FakeStunUdp | None = None  # answers CHANGE-REQUESTs when set (OTHER-ADDRESS)
+        self.port_alt: FakeStunUdp | None = None  # primary IP, alt port: answers "change port"
+        self.ignore_change = False  # a server that ignores CHANGE-REQUEST: answers from here
         self.answer_change_ip = True
         self.answer_change_port = True
         self.one_shot: Endpoint | None = None  # report this once, then the rule again
@@ -95,18 +97,45 @@ class FakeStunUdp(asyncio.DatagramProtocol):
         if self.alt is not None:
             other = Endpoint(ipaddress.ip_address(self.alt.addr[0]), self.alt.addr[1])
         reply = _response(request, mapped, other)
-        if isinstance(change, ChangeRequest) and (change.change_ip or change.change_port):
+        if isinstance(change, ChangeRequest) and (change.change_ip or change.change_port) and not self.ignore_change:
             if self.alt is None:
                 return
             allowed = self.answer_change_ip if change.change_ip else self.answer_change_port
-            if allowed and self.alt.transport is not None:
-                self.alt.transport.sendto(reply, addr)
+            sender = self.alt if change.change_ip or self.port_alt is None else self.port_alt
+            if allowed and sender.transport is not None:
+                sender.transport.sendto(reply, addr)
             return
         self.transport.sendto(reply, addr)
 
     def close(self) -> None:
         if self.transport is not None:
             self.transport.close()
+
+
+async def start_rfc5780(
+    rule: MappedRule | None = None, host: str = "127.0.0.1", alt_host: str = "127.0.0.2"
+) -> FakeStunUdp:
+    """A primary server with an RFC 5780 alternate: ``alt`` at ``alt_host``:Q (its
+    OTHER-ADDRESS) and ``port_alt`` at ``host``:Q, so each CHANGE-REQUEST is answered from
+    exactly the address RFC 5780 section 6 says. The caller closes the three with ``close_rfc5780``."""
+    primary = await FakeStunUdp(rule).start(host)
+    for _ in range(20):  # a port free on both addresses
+        alt = await FakeStunUdp(rule).start(alt_host)
+        try:
+            port_alt = await FakeStunUdp(rule).start(host, alt.addr[1])
+        except OSError:
+            alt.close()
+            continue
+        primary.alt, primary.port_alt = alt, port_alt
+        return primary
+    primary.close()
+    raise RuntimeError("no port free on both addresses")
+
+
+def close_rfc5780(primary: FakeStunUdp) -> None:
+    for server in (primary, primary.alt, primary.port_alt):
+        if server is not None:
+            server.close()
 
 
 class FakeStunTcp:

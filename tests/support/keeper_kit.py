@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from nat1_traversal.backoff import Backoff
 from nat1_traversal.keeper import KeeperTiming
 from nat1_traversal.model import Endpoint, Mapping
 
@@ -16,8 +17,7 @@ FAST = KeeperTiming(
     recheck_every=3,
     reply_timeout=0.3,
     connect_timeout=0.5,
-    backoff_base=0.05,
-    backoff_cap=0.2,
+    backoff=Backoff(first_delay=0.05, max_delay=0.2),
     probe_interval=0.05,
     watch_interval=0.2,
     probe_timeout=0.3,

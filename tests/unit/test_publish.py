@@ -12,11 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from nat1_traversal.backoff import PUBLISH_BACKOFF, Backoff
 from nat1_traversal.config import Config, DnsSettings
 from nat1_traversal.dns.base import Provider, Record, SrvData
 from nat1_traversal.errors import RateLimited
+from nat1_traversal.keeper.tracker import MappingTracker
 from nat1_traversal.model import Endpoint, Mapping, Secret
-from nat1_traversal.publish import Publisher, RetryPolicy
+from nat1_traversal.publish import Publisher
 
 INNER = Endpoint(ipaddress.ip_address("192.168.1.2"), 25565)
 
@@ -27,7 +29,7 @@ def mapping(port: int) -> Mapping:
 
 SETTINGS = DnsSettings(kind="webhook", id="http://127.0.0.1:9/x", token=Secret("t"), domain="example.com",
                        sub_domain="mc")
-FAST = RetryPolicy(first_delay=0.01, max_delay=0.02, jitter=0.0)
+FAST = Backoff(first_delay=0.01, max_delay=0.02, jitter=0.0)
 
 
 class ScriptedProvider(Provider):
@@ -104,11 +106,14 @@ async def test_newest_mapping_wins_and_cancels_the_older_publish() -> None:
 
 @pytest.mark.asyncio
 async def test_same_mapping_is_not_published_twice() -> None:
+    """The keeper's MappingTracker is the one owner of the current mapping; the publisher
+    it feeds keeps no second copy."""
     provider = ScriptedProvider()
     publisher = Publisher(config(), provider=provider, retry=FAST)
-    publisher.submit(mapping(1000))
+    tracker = MappingTracker(publisher.submit)
+    tracker.offer(mapping(1000))
     await wait_idle(publisher)
-    publisher.submit(mapping(1000))
+    tracker.offer(mapping(1000))
     await wait_idle(publisher)
     assert len(provider.synced) == 1
     await publisher.aclose()
@@ -130,7 +135,7 @@ async def test_failures_are_retried_without_blocking_submit(caplog: pytest.LogCa
 def test_backoff_is_capped_and_jittered() -> None:
     import random
 
-    policy = RetryPolicy()
+    policy = PUBLISH_BACKOFF
     rng = random.Random(1)
     delays = [policy.delay(n, rng) for n in range(1, 30)]
     assert delays[0] <= 2 and max(delays) <= 300 and delays[-1] >= 300 * 0.8
@@ -205,8 +210,8 @@ def test_split_command(command: str, windows: bool, expected: list[str]) -> None
     assert split_command(command, windows=windows) == expected
 
 
-class MalformedOnceProvider(ScriptedProvider):
-    """The first reply is one the provider module cannot parse (a KeyError inside it)."""
+class BuggyOnceProvider(ScriptedProvider):
+    """The first sync hits a bug in our own code (a KeyError inside the provider module)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -220,13 +225,41 @@ class MalformedOnceProvider(ScriptedProvider):
 
 
 @pytest.mark.asyncio
-async def test_malformed_provider_reply_is_retried_not_a_crash(caplog: pytest.LogCaptureFixture) -> None:
-    provider = MalformedOnceProvider()
+@pytest.mark.parametrize("bug", [KeyError("id"), TypeError("bad operand"), AttributeError("no attribute")])
+async def test_a_bug_of_ours_surfaces_once_loudly_and_is_not_retried(
+    caplog: pytest.LogCaptureFixture, bug: Exception
+) -> None:
+    """Issue 10: a KeyError/TypeError/AttributeError is not a provider failure. It used to be
+    wrapped as "dns.bad_reply" and retried forever, hiding the bug."""
+
+    class Buggy(BuggyOnceProvider):
+        async def sync(self, records: Sequence[Record]) -> int:
+            self.calls += 1
+            raise bug
+
+    provider = Buggy()
     publisher = Publisher(config(), provider=provider, retry=FAST)
     caplog.set_level(logging.INFO)
     try:
-        await publisher.publish(mapping(34567))
+        publisher.submit(mapping(34567))
+        await wait_idle(publisher)
+    finally:
+        await publisher.aclose()
+    assert provider.calls == 1
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and errors[0].exc_info is not None  # once, with its traceback
+    assert "无法识别" not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_a_bug_of_ours_does_not_stop_the_next_mapping() -> None:
+    provider = BuggyOnceProvider()
+    publisher = Publisher(config(), provider=provider, retry=FAST)
+    try:
+        publisher.submit(mapping(1000))
+        await wait_idle(publisher)
+        publisher.submit(mapping(2000))
+        await wait_idle(publisher)
     finally:
         await publisher.aclose()
     assert provider.calls == 2 and len(provider.synced) == 1
-    assert "无法识别" in caplog.text and "Traceback" not in caplog.text

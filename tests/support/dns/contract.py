@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import ipaddress
 
+from nat1_traversal.backoff import Backoff
 from nat1_traversal.config import Config, DnsSettings
 from nat1_traversal.dns import create_provider
 from nat1_traversal.dns.base import Provider
 from nat1_traversal.model import Endpoint, Mapping
-from nat1_traversal.publish import Publisher, RetryPolicy
+from nat1_traversal.publish import Publisher
 from tests.support.dns.harness import Harness
 
 OUTER = Endpoint(ipaddress.ip_address("203.0.113.7"), 34567)
 INNER = Endpoint(ipaddress.ip_address("192.168.1.2"), 25565)
 MAPPING = Mapping("tcp", INNER, OUTER)
 SRV_NAME = "_minecraft._tcp.mc"
-FAST = RetryPolicy(first_delay=0.01, max_delay=0.05, jitter=0.0, max_attempts=4)
+FAST = Backoff(first_delay=0.01, max_delay=0.05, jitter=0.0, max_attempts=4)
 
 
 def provider_for(settings: DnsSettings, timeout: float = 5.0) -> Provider:

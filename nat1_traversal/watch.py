@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from nat1_traversal.i18n import t
-from nat1_traversal.keeper import KeeperTiming
+from nat1_traversal.keeper.types import KeeperTiming
 from nat1_traversal.minecraft import ProbeResult, probe_local
 from nat1_traversal.model import Endpoint
 

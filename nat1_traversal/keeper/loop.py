@@ -2,7 +2,7 @@
 
 One keeper runs per service as one asyncio task. Its loop::
 
-    wait for the local service (shared-port mode)      keeper_watch.ServiceWatch
+    wait for the local service (shared-port mode)      watch.ServiceWatch (the app's)
     repeat:
         prepare the path (TCP: open the keepalive connection first, so that the
                           mapping STUN reports is the one the keepalive pins)
@@ -13,146 +13,28 @@ One keeper runs per service as one asyncio task. Its loop::
         offer the mapping (logged + submitted only when it is new)
         hold: keepalive every interval until something says the mapping is gone
 
-The protocol details live in ``keeper_tcp`` (STUN over TCP, HTTP keepalive) and
-``keeper_udp`` (STUN over UDP from a connected or forwarder socket); both implement
-``MappingPath``. All timing is in ``KeeperTiming`` so that tests run in milliseconds.
+The protocol details live in ``keeper.tcp`` (STUN over TCP, HTTP keepalive) and
+``keeper.udp`` (STUN over UDP from a connected or forwarder socket); both implement
+``keeper.types.MappingPath``. All timing is in ``KeeperTiming`` so that tests run in
+milliseconds. ``keeper.tracker`` owns the current mapping.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal, Protocol
 
-from nat1_traversal.backoff import backoff_delay
 from nat1_traversal.errors import Nat1Error, NetworkError, ProtocolError
 from nat1_traversal.i18n import t
-from nat1_traversal.model import HostPort, Mapping, Proto
+from nat1_traversal.keeper.tracker import MappingTracker
+from nat1_traversal.keeper.types import Answer, FilteringTest, KeeperTiming, MappingPath, NatUnusable
+from nat1_traversal.model import HostPort, Mapping
+from nat1_traversal.stun.client import ServerList
 
 log = logging.getLogger(__name__)
-
-
-# RFC 4787 section 5 filtering behaviours: endpoint-independent (full cone),
-# address-dependent (restricted cone), address-and-port-dependent (port restricted).
-Filtering = Literal["independent", "address", "port"]
-
-
-@dataclass(frozen=True, slots=True)
-class KeeperTiming:
-    """Every delay the keeper uses; the defaults suit the Internet, tests shrink them."""
-
-    keepalive_interval: float = 10.0
-    # TCP: a STUN re-check every N keepalives (a safety net; UDP keepalives are STUN).
-    recheck_every: int = 6
-    # Deadline for one STUN transaction / one keepalive reply. Kept short so that a
-    # lost mapping is noticed within keepalive_interval + a few seconds.
-    reply_timeout: float = 2.0
-    connect_timeout: float = 3.0
-    backoff_base: float = 1.0
-    backoff_cap: float = 60.0
-    # Local service watch: how often to poll while waiting for it, and afterwards.
-    probe_interval: float = 2.0
-    watch_interval: float = 30.0
-    probe_timeout: float = 3.0
-    # How long a resolved STUN/keepalive host name is reused before resolving again.
-    resolve_ttl: float = 600.0
-
-    @classmethod
-    def for_interval(cls, interval: float) -> KeeperTiming:
-        return cls(keepalive_interval=interval)
-
-
-class NatUnusable(Nat1Error):
-    """The NAT cannot carry inbound connections to a published mapping (exit 1)."""
-
-
-class MappingTracker:
-    """Turns a stream of observed mappings into publishes: only new ones, each once."""
-
-    def __init__(self, submit: Callable[[Mapping], None]) -> None:
-        self._submit = submit
-        self.current: Mapping | None = None
-        self.published = 0
-        self._said_public = False
-
-    def offer(self, mapping: Mapping) -> bool:
-        """Log and submit ``mapping`` if it differs from the last one; True if it did."""
-        if mapping == self.current:
-            log.debug("mapping unchanged: %s", mapping.outer)
-            return False
-        self.current = mapping
-        self.published += 1
-        log.info(t("keeper.mapping", addr=str(mapping.outer)))
-        if mapping.is_public and not self._said_public:
-            self._said_public = True
-            log.info(t("keeper.public_ip", addr=str(mapping.outer)))
-        self._submit(mapping)
-        return True
-
-
-class ServerOrder:
-    """A server list that remembers who failed: a server that does not answer goes to
-    the back, so the next round starts with one that did. Working servers keep the
-    configured order (domestic ones first, SPEC section 10). Unlike the NAT test's
-    ``stun.client.ServerList`` it never promotes the last server that answered: the
-    keeper confirms a new mapping with the *next* server in a stable order."""
-
-    def __init__(self, servers: Sequence[HostPort]) -> None:
-        if not servers:
-            raise ValueError("empty server list")
-        self._servers = list(servers)
-
-    def __len__(self) -> int:
-        return len(self._servers)
-
-    def ordered(self) -> list[HostPort]:
-        return list(self._servers)
-
-    def good(self, server: HostPort) -> None:
-        """Nothing to do: a server that answers keeps its place."""
-
-    def bad(self, server: HostPort) -> None:
-        if server in self._servers and self._servers[-1] != server:
-            self._servers.remove(server)
-            self._servers.append(server)
-
-
-# The RFC 5780 filtering test: ``(verdict, measured_on_the_service_port)`` or None.
-FilteringTest = Callable[[], Awaitable["tuple[Filtering, bool] | None"]]
-
-# Asks the STUN servers once more: the mapping one of them sees now (None: nobody answered).
-Recheck = Callable[[], Awaitable["Mapping | None"]]
-
-
-@dataclass(frozen=True, slots=True)
-class HoldResult:
-    """Why ``hold`` returned (a catalogue key) and whether the keepalive worked at least once."""
-
-    reason: str
-    healthy: bool
-
-
-class MappingPath(Protocol):
-    """One protocol's way of asking STUN about ``local`` and keeping the mapping alive."""
-
-    proto: Proto
-
-    async def prepare(self) -> None:
-        """Make the path ready before STUN is asked (TCP: open the keepalive)."""
-
-    async def binding(self, server: HostPort) -> Mapping:
-        """One STUN Binding from the service port; raises NetworkError/ProtocolError."""
-
-    async def hold(self, mapping: Mapping, recheck: Recheck, alive: Callable[[], None]) -> HoldResult:
-        """Keep ``mapping`` alive until it looks lost or changed; call ``alive`` after
-        every keepalive that got its answer."""
-
-    async def aclose(self) -> None: ...
 
 
 class Keeper:
@@ -170,7 +52,7 @@ class Keeper:
         rng: random.Random | None = None,
     ) -> None:
         self._path = path
-        self._servers = ServerOrder(servers)
+        self._servers = ServerList(servers, policy="stable")
         self._timing = timing
         self._before = before_mapping
         self._filtering = filtering
@@ -226,7 +108,7 @@ class Keeper:
 
     async def _failed(self, exc: Nat1Error) -> None:
         self.failures += 1
-        delay = backoff_delay(self.failures, self._timing.backoff_base, self._timing.backoff_cap, rng=self._rng)
+        delay = self._timing.backoff.delay(self.failures, self._rng)
         if self.failures == 1:
             log.warning(t("keeper.retrying", error=exc, delay=delay))
         else:
@@ -234,15 +116,19 @@ class Keeper:
         await asyncio.sleep(delay)
 
     async def _ask(self, server: HostPort) -> Mapping | None:
+        answer = await self._answer(server)
+        return None if answer is None else answer.mapping
+
+    async def _answer(self, server: HostPort) -> Answer | None:
         try:
-            mapping = await self._path.binding(server)
+            answer = await self._path.binding(server)
         except (NetworkError, ProtocolError) as exc:
             log.debug("STUN %s failed: %s", server, exc)
-            self._servers.bad(server)
+            self._servers.mark_bad(server)
             return None
-        self._servers.good(server)
-        log.debug("STUN %s: %s", server, mapping.outer)
-        return mapping
+        self._servers.mark_good(server)
+        log.debug("STUN %s: %s", server, answer.mapping.outer)
+        return answer
 
     async def _acquire(self) -> Mapping:
         """The mapping of the service port, confirmed by two servers when possible.
@@ -313,19 +199,3 @@ class Keeper:
         # README tells users of restricted NATs to set up) is invisible from there,
         # so warn loudly and carry on rather than refuse a setup that may work.
         log.warning(t("keeper.restricted_other_port", kind=name, nat=nat))
-
-
-def is_fatal_bind_error(exc: BaseException) -> bool:
-    """A bind error no retry can fix: the port is taken by a socket we cannot share."""
-    cause = exc.__cause__
-    return isinstance(cause, OSError) and cause.errno in (errno.EADDRINUSE, errno.EACCES)
-
-
-async def cancel_and_wait(task: asyncio.Task[object] | None, timeout: float = 1.0) -> None:
-    """Cancel ``task`` and wait (bounded) for it; our own cancellation still propagates."""
-    if task is None or task.done():
-        return
-    task.cancel()
-    await asyncio.wait({task}, timeout=timeout)
-    if task.done() and not task.cancelled():
-        task.exception()  # retrieved: it was reported by whoever owned the task

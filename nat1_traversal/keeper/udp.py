@@ -17,25 +17,49 @@ import asyncio
 import logging
 import socket
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from nat1_traversal.errors import NetworkError, ProtocolError
-from nat1_traversal.forward.udp import UdpForwarder
-from nat1_traversal.keeper import Filtering, HoldResult, KeeperTiming, Recheck
-from nat1_traversal.keeper_net import Resolver, is_dual_stack, source_endpoint, unmapped
+from nat1_traversal.i18n import t
+from nat1_traversal.keeper.types import Answer, Filtering, HoldResult, KeeperTiming, Recheck
 from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
-from nat1_traversal.net import any_endpoint, family_of, local_endpoint
-from nat1_traversal.stun.transport import (
-    BindingResult,
-    StunDatagramClient,
-    StunDatagramProtocol,
-    open_stun_datagram,
+from nat1_traversal.net import (
+    Resolver,
+    any_endpoint,
+    family_of,
+    is_dual_stack,
+    local_endpoint,
+    source_endpoint,
+    unmapped,
 )
+from nat1_traversal.stun import probe
+from nat1_traversal.stun.probe import FilteringBehavior
+from nat1_traversal.stun.transport import StunDatagramClient, StunDatagramProtocol, open_stun_datagram
 
 log = logging.getLogger(__name__)
 
 # How many servers the filtering test tries before it gives up (most public servers
 # do not implement CHANGE-REQUEST; each try costs one round trip when they answer).
 FILTERING_SERVERS = 3
+
+_VERDICT: dict[FilteringBehavior, Filtering] = {
+    FilteringBehavior.EIF: "independent",
+    FilteringBehavior.ADF: "address",
+    FilteringBehavior.APDF: "port",
+}
+
+Intercept = Callable[[bytes, tuple[str, int]], bool]
+
+
+class DatagramPort(Protocol):
+    """A UDP socket someone else owns that lets us send and pick our replies out
+    (forward mode: the forwarder's listening socket)."""
+
+    @property
+    def bound(self) -> Endpoint: ...
+
+    def send(self, data: bytes, addr: tuple[str, int]) -> None: ...
+
+    def set_intercept(self, intercept: Intercept | None) -> None: ...
 
 
 class UdpPath:
@@ -48,27 +72,27 @@ class UdpPath:
         local: Endpoint,
         timing: KeeperTiming,
         *,
-        forwarder: UdpForwarder | None = None,
+        port: DatagramPort | None = None,
         family: int = socket.AF_INET,
     ) -> None:
         self._local = local
         self._timing = timing
-        self._forwarder = forwarder
+        self._port = port
         self._resolve = Resolver("udp", family, timing.resolve_ttl, dual_stack=is_dual_stack(local))
         # One connected socket per server name, for the address it resolves to now.
         self._connected: dict[HostPort, tuple[tuple[str, int], asyncio.DatagramTransport, StunDatagramProtocol]] = {}
         self._shared_client: StunDatagramClient | None = None
-        if forwarder is not None:
-            self._shared_client = StunDatagramClient(forwarder.send)
-            forwarder.set_intercept(self._shared_client.handle_datagram)
+        if port is not None:
+            self._shared_client = StunDatagramClient(port.send)
+            port.set_intercept(self._shared_client.handle_datagram)
 
     async def prepare(self) -> None:
         return None
 
     async def _client_for(self, server: HostPort, addr: tuple[str, int]) -> tuple[StunDatagramClient, Endpoint]:
         if self._shared_client is not None:
-            assert self._forwarder is not None
-            return self._shared_client, source_endpoint(self._forwarder.bound, addr)
+            assert self._port is not None
+            return self._shared_client, source_endpoint(self._port.bound, addr)
         entry = self._connected.get(server)
         if entry is None or entry[0] != addr or entry[1].is_closing():
             # A name that now resolves elsewhere (DNS round robin) must not leave its
@@ -83,11 +107,11 @@ class UdpPath:
         inner = local_endpoint(sock) if sock is not None else self._local
         return protocol.client, unmapped(inner)
 
-    async def binding(self, server: HostPort) -> Mapping:
+    async def binding(self, server: HostPort) -> Answer:
         addr = await self._resolve(server)
         client, inner = await self._client_for(server, addr)
         result = await client.request(addr, timeout=self._timing.reply_timeout)
-        return Mapping("udp", inner, result.mapped)
+        return Answer(Mapping("udp", inner, result.mapped), result.other)
 
     async def hold(self, mapping: Mapping, recheck: Recheck, alive: Callable[[], None]) -> HoldResult:
         healthy = False
@@ -112,8 +136,8 @@ class UdpPath:
         return None if verdict is None else (verdict, False)
 
     async def aclose(self) -> None:
-        if self._forwarder is not None:
-            self._forwarder.set_intercept(None)
+        if self._port is not None:
+            self._port.set_intercept(None)
         for _addr, transport, _protocol in self._connected.values():
             transport.close()
         self._connected.clear()
@@ -144,46 +168,14 @@ async def filtering_test(
     resolve: Resolver,
     timing: KeeperTiming,
 ) -> Filtering | None:
-    """Endpoint-independent / address-dependent / address-and-port-dependent, or None.
-
-    Test I finds a server that names an OTHER-ADDRESS; test II asks it to answer
-    from the other IP and port, test III from the other port only (RFC 5780 4.4).
-    A server that answers test II from the address it was asked to use proves
-    endpoint-independent filtering; silence is only trusted when the server showed
-    it can change address (it answered test I with OTHER-ADDRESS).
-    """
-    for server in list(servers)[:FILTERING_SERVERS]:
-        try:
-            addr = await resolve(server)
-            first = await client.request(addr, timeout=timing.reply_timeout)
-        except (NetworkError, ProtocolError) as exc:
-            log.debug("filtering test: %s did not answer: %s", server, exc)
-            continue
-        if first.other is None or first.other.ip == first.reply_from.ip:
-            log.debug("filtering test: %s has no usable OTHER-ADDRESS", server)
-            continue
-        if await _answers(client, addr, change_ip=True, change_port=True, timing=timing):
-            return "independent"
-        if await _answers(client, addr, change_ip=False, change_port=True, timing=timing):
-            return "address"
-        # Silence may also be a server that ignores CHANGE-REQUEST after all: make
-        # sure it still answers plainly before blaming the NAT.
-        if await _answers(client, addr, change_ip=False, change_port=False, timing=timing):
-            return "port"
+    """Endpoint-independent / address-dependent / address-and-port-dependent, or None
+    (no server could tell): ``stun.probe``'s test over the first servers that can."""
+    behavior, reason = await probe.filtering_over(
+        client, servers, resolve, timeout=timing.reply_timeout, tries=FILTERING_SERVERS
+    )
+    if behavior is FilteringBehavior.UNKNOWN:
+        # Said, not refused: most public servers lack RFC 5780, and a full cone NAT
+        # measured with them must keep working. Never guessed "independent" either.
+        log.info(t("keeper.filtering_unknown", reason=t(reason or "stun.nat.reason.unknown")))
         return None
-    return None
-
-
-async def _answers(
-    client: StunDatagramClient,
-    addr: tuple[str, int],
-    *,
-    change_ip: bool,
-    change_port: bool,
-    timing: KeeperTiming,
-) -> BindingResult | None:
-    try:
-        return await client.request(addr, change_ip=change_ip, change_port=change_port, timeout=timing.reply_timeout)
-    except (NetworkError, ProtocolError) as exc:
-        log.debug("filtering test change_ip=%s change_port=%s: %s", change_ip, change_port, exc)
-        return None
+    return _VERDICT[behavior]

@@ -21,10 +21,10 @@ import socket
 from collections.abc import Callable, Sequence
 
 from nat1_traversal.errors import NetworkError
-from nat1_traversal.keeper import HoldResult, KeeperTiming, Recheck, ServerOrder
-from nat1_traversal.keeper_net import Resolver, is_dual_stack, unmapped
+from nat1_traversal.keeper.types import Answer, HoldResult, KeeperTiming, Recheck
 from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
-from nat1_traversal.net import connect_from
+from nat1_traversal.net import Resolver, connect_from, is_dual_stack, unmapped
+from nat1_traversal.stun.client import ServerList
 from nat1_traversal.stun.transport import abort, tcp_binding
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,7 @@ class TcpPath:
         family: int = socket.AF_INET,
     ) -> None:
         self._local = local
-        self._keepalive = ServerOrder(keepalive)
+        self._keepalive = ServerList(keepalive, policy="stable")
         self._timing = timing
         self._resolve = Resolver("tcp", family, timing.resolve_ttl, dual_stack=is_dual_stack(local))
         self.conn: HttpKeepalive | None = None
@@ -131,10 +131,10 @@ class TcpPath:
                 self.conn = await self._open(server)
             except NetworkError as exc:
                 log.debug("keepalive server %s failed: %s", server, exc)
-                self._keepalive.bad(server)
+                self._keepalive.mark_bad(server)
                 last = exc
                 continue
-            self._keepalive.good(server)
+            self._keepalive.mark_good(server)
             log.debug("keepalive connected to %s from %s", server, self._local)
             return
         raise NetworkError("keeper.no_keepalive", count=len(self._keepalive), error=last)
@@ -150,10 +150,10 @@ class TcpPath:
             raise
         return conn
 
-    async def binding(self, server: HostPort) -> Mapping:
+    async def binding(self, server: HostPort) -> Answer:
         addr = await self._resolve(server)
         result = await tcp_binding(self._local, addr, self._timing.connect_timeout + self._timing.reply_timeout)
-        return Mapping("tcp", unmapped(result.local or self._local), result.mapped)
+        return Answer(Mapping("tcp", unmapped(result.local or self._local), result.mapped), result.other)
 
     async def hold(self, mapping: Mapping, recheck: Recheck, alive: Callable[[], None]) -> HoldResult:
         healthy = False

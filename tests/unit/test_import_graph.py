@@ -109,12 +109,8 @@ def test_the_graph_sees_imports_inside_functions() -> None:
     assert "nat1_traversal.publish" in GRAPH["nat1_traversal.app"]
 
 
-# Issue 10 names this one; the forwarder's owner is removing it. Delete the entry then.
-KNOWN_CYCLES = [[f"{PACKAGE}.forward.udp", f"{PACKAGE}.forward.udp_thread"]]
-
-
 def test_no_import_cycles() -> None:
-    assert [cycle for cycle in _cycles(GRAPH) if cycle not in KNOWN_CYCLES] == []
+    assert _cycles(GRAPH) == []
 
 
 def _keeper(name: str) -> str:

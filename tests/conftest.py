@@ -8,10 +8,57 @@ no test module imports another.
 
 from __future__ import annotations
 
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import pytest
 
 from nat1_traversal import i18n
 from tests.support.ci import IN_CI
+
+# --------------------------------------------------------------------------- network guard
+# The suite's hard rule: no packet leaves loopback except inside a namespace a test made.
+# The guard (tests/support/netguard) refuses and records any other connect, sendto or name
+# lookup, here and in every Python child (PYTHONPATH + sitecustomize), so a test whose
+# product would fall back to a built-in public server list, the real default gateway, SSDP
+# multicast or a public checker fails instead of quietly trying the next server.
+_GUARD_DIR = Path(__file__).resolve().parent / "support" / "netguard"
+sys.path.insert(0, str(_GUARD_DIR))
+import nat1_netguard  # noqa: E402
+
+_GUARD_LOG = Path(tempfile.gettempdir()) / f"nat1-netguard-{os.getpid()}.log"
+os.environ["NAT1_NETGUARD_LOG"] = str(_GUARD_LOG)
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    part for part in (str(_GUARD_DIR), os.environ.get("PYTHONPATH", "")) if part
+)
+nat1_netguard.install(os.readlink("/proc/thread-self/ns/net"))
+
+
+def _guard_records() -> list[str]:
+    try:
+        children = _GUARD_LOG.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        children = []
+    return children  # this process and every child append to the same file
+
+
+@pytest.fixture
+def netguard_records() -> Callable[[], list[str]]:
+    """For the guard's own tests: what was refused since the test began (and forgiven)."""
+    before = len(_guard_records())
+    return lambda: _guard_records()[before:]
+
+
+@pytest.fixture(autouse=True)
+def _network_guard(request: pytest.FixtureRequest) -> Iterator[None]:
+    before = len(_guard_records())
+    yield
+    new = _guard_records()[before:]
+    if new and "netguard_records" not in request.fixturenames:
+        pytest.fail("network guard: the test reached outside loopback:\n  " + "\n  ".join(new))
 
 
 @pytest.fixture(autouse=True)

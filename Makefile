@@ -1,12 +1,16 @@
 # nat1_traversal — build and test entry points (see README).
-PYTHON ?= python3
+# Everything Python runs from the project's own .venv (made by tools/venv.sh), so the
+# same commands work as root on a fresh Debian (no sudo there) and as a normal user.
+PYTHON ?= .venv/bin/python
+# Tests that build network namespaces need root: a normal user's run goes through sudo.
+AS_ROOT := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo --preserve-env=CI,NAT1_LANG env PYTHONDONTWRITEBYTECODE=1)
 
 .PHONY: all pyz exe hook test check deps lint typecheck demo bench clean
 
 all: pyz hook
 
 pyz:            ## the one-file zipapp nat1_traversal.pyz (shiv)
-	bash tools/build_pyz.sh nat1_traversal.pyz
+	PYTHON=$$(bash tools/venv.sh) bash tools/build_pyz.sh nat1_traversal.pyz
 
 exe:            ## one-file binary with PyInstaller (Windows release build; also works on Linux)
 	$(PYTHON) -m PyInstaller --noconfirm --clean nat1_traversal.spec
@@ -23,17 +27,17 @@ lint:
 typecheck:
 	$(PYTHON) -m mypy
 
-test: lint typecheck   ## the whole suite: ruff, mypy --strict, pytest (netns tests need root)
-	$(PYTHON) -m pytest -q
+test: lint typecheck   ## the whole suite: ruff, mypy --strict, pytest (as root: through sudo for a normal user)
+	$(AS_ROOT) $(PYTHON) -m pytest -q $(if $(AS_ROOT),-p no:cacheprovider)
 
 check: deps test   ## what CI runs: install, then the whole suite
 
 demo:           ## see a player join through an emulated FULL CONE NAT (root)
-	$(PYTHON) -m demo
+	$(AS_ROOT) $(PYTHON) -m demo
 
 bench:          ## forwarder benchmarks (loopback only)
 	$(PYTHON) bench/forward_bench.py
 
 clean:
-	rm -rf build dist *.egg-info nat1_traversal.pyz .mypy_cache .ruff_cache .pytest_cache
+	rm -rf build dist *.egg-info nat1_traversal.pyz .venv .mypy_cache .ruff_cache .pytest_cache
 	-$(MAKE) -C hook_bind clean

@@ -112,19 +112,19 @@ def main() -> int:
     try:
         say("Building the lab: home 10.0.0.2 -> FULL CONE router 203.0.113.1 -> Internet (STUN, player)")
         lab.build("fullcone")
-        start_ready(lab, "inet", [sys.executable, "-m", "tests.e2e_servers", "http", STUN_IPS[0], "80"], ENV)
+        start_ready(lab, "inet", [sys.executable, "-m", "tests.support.e2e_servers", "http", STUN_IPS[0], "80"], ENV)
         hook = None if args.forward else build_hook(workdir)
         motd = "A nat1_traversal demo server"
         if hook is None:
             if not args.forward:
                 print("   (hook_bind.so could not be built: using forward mode)")
             say(f"Starting a sample Minecraft server at home on 127.0.0.1:{PORT + 1} (forward mode)")
-            start_ready(lab, "home", [sys.executable, "-m", "tests.e2e_servers", "mcje", "127.0.0.1",
+            start_ready(lab, "home", [sys.executable, "-m", "tests.support.e2e_servers", "mcje", "127.0.0.1",
                                       str(PORT + 1), motd], ENV)  # fmt: skip
             cli = ["-l", f":{PORT}", "-r", f"127.0.0.1:{PORT + 1}"]
         else:
             say(f"Starting a sample Minecraft server at home on 0.0.0.0:{PORT} under LD_PRELOAD=hook_bind.so")
-            start_ready(lab, "home", [sys.executable, "-m", "tests.e2e_servers", "mcje", "0.0.0.0", str(PORT),
+            start_ready(lab, "home", [sys.executable, "-m", "tests.support.e2e_servers", "mcje", "0.0.0.0", str(PORT),
                                       motd], {**ENV, "LD_PRELOAD": str(hook)})  # fmt: skip
             cli = ["-l", f":{PORT}"]
         config = workdir / "config.json"

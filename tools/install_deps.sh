@@ -7,26 +7,32 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(coturn knot knot-dnsutils nftables conntrack iproute2 iperf3 socat dnsutils
-          default-jdk-headless gcc make libc6-dev
+          default-jdk-headless gcc make libc6-dev python3-venv
           chromium fonts-wqy-zenhei miniupnpd-nftables)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
+    # As root, apt-get directly (a fresh Debian has no sudo); as a normal user, through sudo.
+    as_root=()
     if [ "$(id -u)" -ne 0 ]; then
-        echo "missing Debian packages (run as root): ${missing[*]}" >&2
-        exit 1
+        if ! command -v sudo >/dev/null; then
+            echo "需要 root 权限安装这些 Debian 软件包（请用 root 运行，或先安装 sudo）：${missing[*]}" >&2
+            exit 1
+        fi
+        as_root=(sudo)
     fi
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    apt-get install -y -q --no-install-recommends "${missing[@]}"
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+    "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 # coturn/knot packages may start their daemons on systems with an init; the tests
 # start their own instances on their own addresses, so the packaged ones are not needed.
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
-python3 -m pip install -q -r requirements-dev.txt 2>&1 | grep -v '^WARNING: Location' || true
+# Python packages go into the project's own .venv, never into the system Python.
+py=$(bash tools/venv.sh --dev)
 # The pure wheels the zipapp bundles, kept locally so building it needs no network.
-python3 -m pip download -q -d .wheelhouse --only-binary=:all: --platform any --implementation py \
+"$py" -m pip download -q -d .wheelhouse --only-binary=:all: --platform any --implementation py \
     --python-version 3.10 -r requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
-python3 -c "import dns, mcstatus, prometheus_client, pytest, hypothesis, shiv"
+          default-jdk-headless gcc make libc6-dev python3-venv
+          chromium fonts-wqy-zenhei miniupnpd-nftables)

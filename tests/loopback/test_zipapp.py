@@ -20,6 +20,8 @@ from nat1_traversal import __version__
 from tests.support.ci import IN_CI
 
 ROOT = Path(__file__).resolve().parents[2]
+# Build with the Python running the tests (the project's .venv under `make test`).
+BUILD_ENV = {**os.environ, "PYTHON": sys.executable}
 
 
 def _need_wheelhouse() -> None:
@@ -35,7 +37,7 @@ def pyz(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _need_wheelhouse()
     out = tmp_path_factory.mktemp("pyz") / "nat1_traversal.pyz"
     subprocess.run(["bash", str(ROOT / "tools" / "build_pyz.sh"), str(out)], check=True, timeout=300,
-                   capture_output=True)
+                   capture_output=True, env=BUILD_ENV)
     return out
 
 
@@ -75,7 +77,7 @@ def test_pyz_bundles_pure_python_only(pyz: Path) -> None:
 
 def test_pyz_build_is_reproducible(pyz: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.pyz"
-    subprocess.run(["bash", str(ROOT / "tools" / "build_pyz.sh"), str(again)], check=True, timeout=300,
+    subprocess.run(["bash", str(ROOT / "tools" / "build_pyz.sh"), str(again)], check=True, timeout=300, env=BUILD_ENV,
                    capture_output=True)
     assert hashlib.sha256(again.read_bytes()).digest() == hashlib.sha256(pyz.read_bytes()).digest()
 

@@ -33,9 +33,11 @@ async def main(args: argparse.Namespace) -> None:
     forwarders: list[TcpForwarder | UdpForwarder] = []
     if args.tcp:
         forwarders.append(TcpForwarder(local, remote, proxy_protocol=args.proxy_protocol,
-                                       max_connections=args.max_connections))
+                                       max_connections=args.max_connections,
+                                       max_per_source=args.max_connections))  # every client is 127.0.0.1
     if args.udp:
-        forwarders.append(UdpForwarder(local, remote, max_sessions=args.max_sessions, relay=args.udp_relay))
+        forwarders.append(UdpForwarder(local, remote, max_sessions=args.max_sessions,
+                                       max_per_source=args.max_sessions, relay=args.udp_relay))
     for fwd in forwarders:
         await fwd.start()
         if isinstance(fwd, TcpForwarder) and args.splice_after is not None:

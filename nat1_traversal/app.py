@@ -169,6 +169,8 @@ def _limits(config: Config, cap_name: str) -> dict[str, Any]:
         limits[f"max_{cap_name}"] = config.max_connections
     if config.idle_timeout is not None:
         limits["idle_timeout"] = config.idle_timeout
+    if config.max_connections_per_source is not None:
+        limits["max_per_source"] = config.max_connections_per_source
     return limits
 
 

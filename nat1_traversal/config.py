@@ -66,6 +66,8 @@ class Config:
     # 512 TCP connections / 1024 UDP sessions, idle 7200 s for TCP / 120 s for UDP.
     max_connections: int | None = None
     idle_timeout: float | None = None
+    # Per source IP address (same extension); None = 64 TCP connections / 128 UDP sessions.
+    max_connections_per_source: int | None = None
     # Status server (SPEC section 12): None = off (``"status": false``).
     status: Endpoint | None = DEFAULT_STATUS
     status_token: Secret | None = None
@@ -89,6 +91,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "type", "dns", "id", "token", "domain", "sub_domain", "local", "remote", "proxy_protocol",
     "ttl", "endpoint", "tsig_algorithm", "stun_tcp", "stun_udp", "keepalive_tcp",
     "keepalive_interval", "on_change", "max_connections", "idle_timeout", "status", "status_token",
+    "max_connections_per_source",
 )
 TSIG_ALGORITHMS: tuple[str, ...] = (
     "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",

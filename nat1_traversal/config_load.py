@@ -137,6 +137,7 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
     interval = check.number("keepalive_interval", default=10.0, minimum=1, integer=False)
     max_connections = check.number("max_connections", default=None, minimum=1, integer=True)
     idle_timeout = check.number("idle_timeout", default=None, minimum=1, integer=False)
+    per_source = check.number("max_connections_per_source", default=None, minimum=1, integer=True)
     proxy = data.get("proxy_protocol")
     if proxy is not None and proxy not in PROXY_PROTOCOLS:
         check.problem("config.bad_choice", field="proxy_protocol", value=json.dumps(proxy, ensure_ascii=False),
@@ -177,6 +178,7 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
         on_change=on_change,
         max_connections=int(max_connections) if max_connections is not None else None,
         idle_timeout=idle_timeout,
+        max_connections_per_source=int(per_source) if per_source is not None else None,
     )
     if proxy is not None and config.proto == "udp":
         check.problem("config.proxy_udp", type=service_type)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+import math
 import socket
+import threading
 import time
+from collections.abc import Callable
 
 from nat1_traversal.errors import NetworkError
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint
 from nat1_traversal.net import SocketKind, reuse_socket
 
-# A cap that bites under a flood must not flood the log as well.
+# A cap that bites under a flood must not flood the log as well; neither must any
+# other per-connection warning (a backend that is down fails every connection).
 CAP_LOG_WINDOW = 10.0
 
 
@@ -42,24 +46,77 @@ def bind_reuse(kind: SocketKind, local: Endpoint) -> socket.socket:
         raise NetworkError("forward.bind_failed", local=str(local), kind=kind.upper(), error=error) from exc
 
 
-class CapLogger:
-    """Logs "limit reached" at most once per window, with how many were refused."""
+class Throttle:
+    """At most one log line per ``interval`` for one kind of per-event message.
 
-    __slots__ = ("_key", "_last", "_limit", "_logger", "_refused")
+    The first event of a quiet spell is logged at once. Later ones within the
+    interval are only counted; the next line (the next event after the interval,
+    or ``flush()`` once the interval is over) names the most recent event and says
+    how many were left out, so a flood shows its true size in a few lines.
+    Messages whose text has a ``{count}`` field (the caps) get the number of events
+    the line stands for there; the others get a "N omitted" suffix.
 
-    def __init__(self, logger: logging.Logger, key: str, limit: int) -> None:
+    Thread-safe: the UDP relay thread and the event loop may both report. A
+    caller with no periodic sweep passes ``call_later`` and gets its flush timer.
+    """
+
+    __slots__ = ("_call_later", "_counted", "_fields", "_interval", "_key", "_last", "_level", "_lock",
+                 "_logger", "_pending", "_timer")
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        key: str,
+        *,
+        level: int = logging.WARNING,
+        interval: float = CAP_LOG_WINDOW,
+        counted: bool = False,
+        call_later: Callable[[float, Callable[[], None]], object] | None = None,
+    ) -> None:
         self._logger = logger
         self._key = key
-        self._limit = limit
-        self._last = -CAP_LOG_WINDOW
-        self._refused = 0
+        self._level = level
+        self._interval = interval
+        self._counted = counted
+        self._call_later = call_later
+        self._last = -math.inf
+        self._pending = 0  # events since the last line, not logged yet
+        self._fields: dict[str, object] = {}
+        self._timer = False
+        self._lock = threading.Lock()
 
-    def refused(self, client: object) -> None:
-        self._refused += 1
-        now = time.monotonic()
-        if now - self._last >= CAP_LOG_WINDOW:
-            self._logger.warning(
-                t(self._key, limit=self._limit, client=show(client), window=CAP_LOG_WINDOW, count=self._refused)
-            )
-            self._last = now
-            self._refused = 0
+    def __call__(self, **fields: object) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._pending += 1
+            self._fields = fields
+            if now - self._last >= self._interval:
+                self._emit(now)
+            elif self._call_later is not None and not self._timer:
+                self._timer = True
+                self._call_later(self._last + self._interval - now + 0.001, self._flush_timer)
+
+    def flush(self, *, force: bool = False) -> None:
+        """Log what was left out, once the interval is over (``force``: now)."""
+        with self._lock:
+            now = time.monotonic()
+            if self._pending and (force or now - self._last >= self._interval):
+                self._emit(now)
+
+    def _flush_timer(self) -> None:
+        self._timer = False
+        self.flush()
+
+    def _emit(self, now: float) -> None:
+        count, self._pending = self._pending, 0
+        self._last = now
+        if not self._logger.isEnabledFor(self._level):
+            return
+        fields = dict(self._fields)
+        if self._counted:
+            text = t(self._key, count=count, window=self._interval, **fields)
+        else:
+            text = t(self._key, **fields)
+            if count > 1:
+                text += t("forward.omitted", count=count - 1, window=self._interval)
+        self._logger.log(self._level, text)

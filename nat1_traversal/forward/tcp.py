@@ -25,6 +25,17 @@ Design (measured in ``bench/``; see bench/RESULTS.md):
   zero-copy. Short and interactive connections never pay for the pipes; on uvloop
   the protocol path is faster and stays.
 
+* Accepting is ours (``add_reader`` on the listening socket, ``connect_accepted_socket``
+  per client): the caps (in all, and per source address) refuse a client before
+  any transport exists, and when the process is out of descriptors (EMFILE/ENFILE)
+  accepting pauses, one warning per interval, until a connection closes or
+  ``ACCEPT_PAUSE`` passes; the kernel's backlog holds the waiting clients.
+* Before listening, a trial bind without SO_REUSEPORT tells whether someone else
+  already listens on the port (a second instance would silently take about half
+  of the players through SO_REUSEPORT's load balancing): that is refused.
+* Every per-connection warning goes through a ``Throttle``: one line per interval
+  and kind, saying how many were left out.
+
 The forwarder does not know about the NAT mapping: a remap never touches it.
 """
 
@@ -32,21 +43,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import ipaddress
 import logging
 import os
 import socket
 import struct
 import sys
 import time
+from collections.abc import Callable
 from typing import Literal, cast
 
 from nat1_traversal.errors import NetworkError
-from nat1_traversal.forward.common import CapLogger, bind_reuse, local_port, show
+from nat1_traversal.forward import limits
+from nat1_traversal.forward.common import Throttle, bind_reuse, local_port, show
 from nat1_traversal.forward.proxy_protocol import proxy_header
 from nat1_traversal.forward.splice import SpliceRelay, splice_available
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint
-from nat1_traversal.net import local_endpoint
+from nat1_traversal.net import family_of, local_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +72,11 @@ _LINGER_RESET = struct.pack("ii", 1, 0)
 # Bytes one direction moves before the pair switches to splice (where available).
 SPLICE_AFTER = 256 * 1024
 _NEVER = sys.maxsize
+# Connections accepted per wake-up of the listening socket.
+ACCEPT_BATCH = 64
+# How long accepting pauses when the process is out of descriptors.
+ACCEPT_PAUSE = 1.0
+_OUT_OF_RESOURCES = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
 
 
 class _SharedBuffer:
@@ -169,11 +189,11 @@ class _Pair:
         "via",
     )
 
-    def __init__(self, fwd: TcpForwarder) -> None:
+    def __init__(self, fwd: TcpForwarder, client_addr: object) -> None:
         self.fwd = fwd
         self.client = _Side(self, hold=True)
         self.remote: _Side | None = None
-        self.client_addr: object = None
+        self.client_addr = client_addr
         self.via: int | str = "?"
         self.started = self.last = time.monotonic()
         self.timer: asyncio.TimerHandle | None = None
@@ -183,20 +203,31 @@ class _Pair:
     # -- life cycle -------------------------------------------------------------
     def side_made(self, side: _Side) -> None:
         if side is self.client:
-            self.fwd.client_made(self)
+            self.accepted()
         else:
             assert side.transport is not None
             self.remote = side
             self.via = local_port(side.transport.get_extra_info("sockname"))
 
     def accepted(self) -> None:
-        """The client is in (under the cap): hold its bytes and connect to remote."""
+        """The client's transport exists: hold its bytes until remote is connected."""
         transport = self.client.transport
         assert transport is not None
         transport.pause_reading()
-        self.client_addr = transport.get_extra_info("peername")
-        self.connector = self.fwd.loop.create_task(self._connect())
         self.timer = self.fwd.loop.call_later(self.fwd.idle_timeout, self._check_idle)
+
+    async def run(self, conn: socket.socket) -> None:
+        """The client is in (under the caps): make its transport, then connect to remote."""
+        try:
+            await self.fwd.loop.connect_accepted_socket(lambda: self.client, conn)
+        except OSError as exc:  # the client is gone already, or no memory for it
+            logger.debug("client %s lost before forwarding: %s", show(self.client_addr), exc)
+            self.connector = None
+            conn.close()
+            self.client.lost = True
+            self._finished()
+            return
+        await self._connect()
 
     async def _connect(self) -> None:
         fwd = self.fwd
@@ -214,17 +245,11 @@ class _Pair:
                 fwd.loop.create_connection(lambda: remote_side, host, port), fwd.connect_timeout
             )
         except asyncio.TimeoutError:
-            logger.warning(
-                t("forward.connect_timeout", client=show(self.client_addr), remote=fwd.remote,
-                  timeout=fwd.connect_timeout)
-            )
+            fwd.warn_timeout(client=show(self.client_addr), remote=fwd.remote, timeout=fwd.connect_timeout)
             client_t.abort()
             return
         except OSError as exc:
-            logger.warning(
-                t("forward.connect_failed", client=show(self.client_addr), remote=fwd.remote,
-                  error=exc.strerror or exc)
-            )
+            fwd.warn_connect(client=show(self.client_addr), remote=fwd.remote, error=exc.strerror or exc)
             client_t.abort()
             return
         finally:
@@ -386,6 +411,7 @@ class TcpForwarder:
         *,
         proxy_protocol: Literal["v1", "v2"] | None = None,
         max_connections: int = 512,
+        max_per_source: int = 64,
         connect_timeout: float = 10.0,
         idle_timeout: float = 7200.0,
     ) -> None:
@@ -393,6 +419,7 @@ class TcpForwarder:
         self.remote = remote
         self.proxy_protocol = proxy_protocol
         self.max_connections = max_connections
+        self.max_per_source = max_per_source
         self.connect_timeout = connect_timeout
         self.idle_timeout = idle_timeout
         self.shared = _SharedBuffer()
@@ -401,10 +428,23 @@ class TcpForwarder:
         # Bytes one direction moves before a pair switches to splice (_NEVER: never).
         self.splice_after = _NEVER
         self._pairs: set[_Pair] = set()
-        self._server: asyncio.AbstractServer | None = None
+        self._per_source: dict[str, int] = {}
         self._sock: socket.socket | None = None
-        self._cap_log = CapLogger(logger, "forward.tcp_cap", max_connections)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._reading = False
+        self._resume: asyncio.TimerHandle | None = None
+        self._reserved = 0
+        self._cap_log = self._throttle("forward.tcp_cap", counted=True)
+        self._source_log = self._throttle("forward.tcp_source_cap", counted=True)
+        self._pause_log = self._throttle("forward.accept_paused")
+        self.warn_connect = self._throttle("forward.connect_failed")
+        self.warn_timeout = self._throttle("forward.connect_timeout")
+
+    def _throttle(self, key: str, *, counted: bool = False) -> Throttle:
+        return Throttle(logger, key, counted=counted, call_later=self._call_later)
+
+    def _call_later(self, delay: float, callback: Callable[[], None]) -> object:
+        return self.loop.call_later(delay, callback)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -427,45 +467,147 @@ class TcpForwarder:
         self.writes_copy = _transports_copy_writes(self._loop)
         if splice_available(self._loop):
             self.splice_after = SPLICE_AFTER
+        _refuse_other_listener(self.local)
         sock = bind_reuse("tcp", self.local)
         try:
-            self._server = await self._loop.create_server(
-                lambda: _Pair(self).client, sock=sock, backlog=LISTEN_BACKLOG
-            )
+            sock.setblocking(False)
+            sock.listen(LISTEN_BACKLOG)
         except OSError as exc:
             sock.close()
             raise NetworkError(
                 "forward.bind_failed", local=str(self.local), kind="TCP", error=exc.strerror or exc
             ) from exc
+        # Two descriptors per pair (client and remote); splice's extra ones are
+        # optional (a pair that cannot get them stays on the protocol path).
+        self.max_connections = limits.reserve(self.max_connections, 2, self.max_connections, "forward.what_tcp")
+        self._reserved = self.max_connections * 2
         self._sock = sock
+        self._start_accepting()
         logger.info(t("forward.tcp_listening", local=self.bound, remote=self.remote))
 
-    def client_made(self, pair: _Pair) -> None:
-        transport = pair.client.transport
-        assert transport is not None
-        if len(self._pairs) >= self.max_connections:
-            self._cap_log.refused(transport.get_extra_info("peername"))
-            pair.client.lost = True  # never forwarded: nothing to log at close
-            transport.abort()
+    # -- accepting --------------------------------------------------------------
+    def _start_accepting(self) -> None:
+        if self._resume is not None:
+            self._resume.cancel()
+            self._resume = None
+        if self._sock is not None and not self._reading:
+            self.loop.add_reader(self._sock.fileno(), self._on_acceptable)
+            self._reading = True
+
+    def _stop_accepting(self) -> None:
+        if self._reading and self._sock is not None:
+            self.loop.remove_reader(self._sock.fileno())
+        self._reading = False
+
+    def _on_acceptable(self) -> None:
+        sock = self._sock
+        if sock is None:
             return
+        for _ in range(ACCEPT_BATCH):
+            try:
+                conn, addr = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _OUT_OF_RESOURCES:
+                    self._pause(exc)
+                    return
+                logger.debug("accept on %s: %s", self.local, exc)  # ECONNABORTED and the like
+                continue
+            self._accepted(conn, addr)
+
+    def _pause(self, exc: OSError) -> None:
+        """Out of descriptors: stop accepting until a connection closes or a moment passes."""
+        self._stop_accepting()
+        if self._resume is None:
+            self._resume = self.loop.call_later(ACCEPT_PAUSE, self._start_accepting)
+        self._pause_log(error=exc.strerror or exc, delay=ACCEPT_PAUSE, connections=len(self._pairs))
+
+    def _accepted(self, conn: socket.socket, addr: object) -> None:
+        source = _source_of(addr)
+        if len(self._pairs) >= self.max_connections:
+            self._cap_log(limit=self.max_connections, client=show(addr))
+            _refuse(conn)
+            return
+        held = self._per_source.get(source, 0)
+        if held >= self.max_per_source:
+            self._source_log(limit=self.max_per_source, source=source, client=show(addr))
+            _refuse(conn)
+            return
+        self._per_source[source] = held + 1
+        try:
+            conn.setblocking(False)
+        except OSError:
+            conn.close()
+            self._per_source[source] = held
+            return
+        pair = _Pair(self, addr)
         self._pairs.add(pair)
-        pair.accepted()
+        pair.connector = self.loop.create_task(pair.run(conn))
 
     def forget(self, pair: _Pair) -> bool:
-        if pair in self._pairs:
-            self._pairs.remove(pair)
-            return True
-        return False
+        if pair not in self._pairs:
+            return False
+        self._pairs.remove(pair)
+        source = _source_of(pair.client_addr)
+        held = self._per_source.get(source, 0) - 1
+        if held > 0:
+            self._per_source[source] = held
+        else:
+            self._per_source.pop(source, None)
+        if not self._reading and self._sock is not None:
+            self._start_accepting()  # descriptors freed: try again now
+        return True
 
     async def aclose(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
+        sock, self._sock = self._sock, None
+        if sock is None:
             return
-        server.close()
+        if self._reading:
+            self.loop.remove_reader(sock.fileno())
+            self._reading = False
+        if self._resume is not None:
+            self._resume.cancel()
+            self._resume = None
+        sock.close()
         connectors = [p.connector for p in self._pairs if p.connector is not None]
         for pair in list(self._pairs):
             pair.abort()
         if connectors:
             await asyncio.gather(*connectors, return_exceptions=True)
-        await server.wait_closed()
-        self._sock = None
+        for throttle in (self._cap_log, self._source_log, self._pause_log, self.warn_connect, self.warn_timeout):
+            throttle.flush(force=True)
+        limits.release(self._reserved)
+        self._reserved = 0
+
+
+def _source_of(addr: object) -> str:
+    """The client's address without its port (IPv4-mapped IPv6 as IPv4)."""
+    if isinstance(addr, tuple) and addr:
+        host = str(addr[0])
+        return host[7:] if host.startswith("::ffff:") and "." in host else host
+    return str(addr)
+
+
+def _refuse(conn: socket.socket) -> None:
+    """Close an accepted connection at once: the client sees it end before any byte
+    (a reset instead can beat its own connect() and read as "connect failed")."""
+    conn.close()
+
+
+def _refuse_other_listener(local: Endpoint) -> None:
+    """A trial bind without SO_REUSEPORT fails while anyone listens on the port."""
+    if local.port == 0 or not hasattr(socket, "SO_REUSEPORT"):
+        return  # an ephemeral port is ours alone; Windows cannot share a listener this way
+    family = family_of(local)
+    with socket.socket(family, socket.SOCK_STREAM) as trial:
+        # SO_REUSEADDR: connections in TIME_WAIT (or the keeper's, not listening) do not count.
+        trial.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and local.ip == ipaddress.IPv6Address("::"):
+            trial.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        try:
+            trial.bind(local.sockaddr())
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise NetworkError("forward.port_taken", local=str(local)) from exc
+            # Anything else (no such address, no permission): the real bind says it.

@@ -27,6 +27,12 @@ wake-up on a failed ``recvfrom_into`` instead costs a raised BlockingIOError
 (1.6 us and more), which at one datagram per wake-up, the latency-bound case,
 was the largest single cost of the path.
 
+Abuse (issue 15): a STUN response that the hook does not claim is dropped (a
+late answer or a forgery is never player traffic; STUN requests still pass); one
+source address holds at most ``max_per_source`` sessions; every per-event
+warning goes through a ``Throttle`` (flushed by the sweep); the descriptors for
+``max_sessions`` are reserved at start (``limits.py``).
+
 Session sockets are deliberately NOT ``connect()``ed: Linux reports an ICMP
 port-unreachable from ``remote`` (the game server restarting) only on connected
 UDP sockets, as a socket error, and libuv (uvloop) stops watching a descriptor
@@ -48,14 +54,17 @@ import time
 from typing import Literal
 
 from nat1_traversal.errors import NetworkError
-from nat1_traversal.forward.common import CapLogger, local_port, show
+from nat1_traversal.forward import limits
+from nat1_traversal.forward.common import Throttle, local_port, show
 from nat1_traversal.forward.udp_session import (
     BATCH,
     DATAGRAM_BUFFER_SIZE,
+    STUN_COOKIE,
     Address,
     Intercept,
     Session,
     queued,
+    stun_reply,
 )
 from nat1_traversal.forward.udp_thread import EpollRelay
 from nat1_traversal.i18n import t
@@ -89,12 +98,14 @@ class UdpForwarder:
         *,
         intercept: Intercept | None = None,
         max_sessions: int = 1024,
+        max_per_source: int = 128,
         idle_timeout: float = 120.0,
         relay: Relay = "auto",
     ) -> None:
         self.local = local
         self.remote = remote
         self.max_sessions = max_sessions
+        self.max_per_source = max_per_source
         self.idle_timeout = idle_timeout
         # The STUN demultiplexing hook (read per datagram; set with set_intercept()).
         self.intercept: Intercept | None = intercept
@@ -107,7 +118,14 @@ class UdpForwarder:
         self._view = memoryview(self._buf)
         self._remote_addr = remote.sockaddr()
         self._remote_family = family_of(remote)
-        self._cap_log = CapLogger(logger, "forward.udp_cap", max_sessions)
+        self._per_source: dict[str, int] = {}
+        self._reserved = 0
+        # One line per interval and kind (flushed by the sweep), whichever thread reports.
+        self._cap_log = Throttle(logger, "forward.udp_cap", counted=True)
+        self._source_log = Throttle(logger, "forward.udp_source_cap", counted=True)
+        self._failed_log = Throttle(logger, "forward.udp_session_failed")
+        self._stun_log = Throttle(logger, "forward.stun_unclaimed", level=logging.DEBUG)
+        self._throttles = (self._cap_log, self._source_log, self._failed_log, self._stun_log)
         self._relay_choice: Relay = relay
         self._thread: EpollRelay | None = None
 
@@ -133,6 +151,8 @@ class UdpForwarder:
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._sock = _bind_udp(self.local)
+        self.max_sessions = limits.reserve(self.max_sessions, 1, self.max_sessions, "forward.what_udp")
+        self._reserved = self.max_sessions
         if _use_thread(self._relay_choice, self._loop):
             self._thread = EpollRelay(self, self._sock, self._remote_addr, self._loop)
             self._thread.start()
@@ -170,6 +190,10 @@ class UdpForwarder:
             if thread is None:
                 self._loop.remove_reader(sock.fileno())
             sock.close()
+        for throttle in self._throttles:
+            throttle.flush(force=True)
+        limits.release(self._reserved)
+        self._reserved = 0
 
     # -- datagrams --------------------------------------------------------------
     def _on_listen_readable(self) -> None:
@@ -188,9 +212,13 @@ class UdpForwarder:
             except OSError as exc:  # e.g. a queued ICMP error from a send()
                 logger.debug("udp recv on listening socket: %s", exc)
                 continue
-            intercept = self.intercept
-            if intercept is not None and intercept(bytes(view[:nbytes]), addr):
-                continue
+            if nbytes >= 20 and buf[0] < 0x40 and (buf[4], buf[5], buf[6], buf[7]) == STUN_COOKIE:
+                intercept = self.intercept
+                if intercept is not None and intercept(bytes(view[:nbytes]), addr):
+                    continue
+                if stun_reply(buf, nbytes):
+                    self.unclaimed_stun(addr)
+                    continue
             session = sessions.get(addr)
             if session is None:
                 session = self.open_session(addr, time.monotonic())
@@ -234,22 +262,29 @@ class UdpForwarder:
     def open_session(self, addr: Address, now: float) -> Session | None:
         """A new session for ``addr`` (None: refused or failed, and logged)."""
         if len(self.sessions_by_addr) >= self.max_sessions:
-            self._cap_log.refused(addr)
+            self._cap_log(limit=self.max_sessions, client=show(addr))
+            return None
+        session_source = _source_of(addr[0])
+        held = self._per_source.get(session_source, 0)
+        if held >= self.max_per_source:
+            self._source_log(limit=self.max_per_source, source=session_source, client=show(addr))
             return None
         try:
             sock = socket.socket(self._remote_family, socket.SOCK_DGRAM)
         except OSError as exc:  # out of descriptors
-            logger.warning(t("forward.udp_session_failed", client=show(addr), remote=self.remote, error=exc))
+            self._failed_log(client=show(addr), remote=self.remote, error=exc)
             return None
         try:
             sock.setblocking(False)
             sock.bind(("::" if self._remote_family == socket.AF_INET6 else "0.0.0.0", 0))
         except OSError as exc:
             sock.close()
-            logger.warning(t("forward.udp_session_failed", client=show(addr), remote=self.remote, error=exc))
+            self._failed_log(client=show(addr), remote=self.remote, error=exc)
             return None
         session = Session(addr, sock, now)
+        session.source = session_source
         self.sessions_by_addr[addr] = session
+        self._per_source[session_source] = held + 1
         if self._thread is not None:
             self._thread.watch(session)
         else:
@@ -263,6 +298,11 @@ class UdpForwarder:
     def _close_session(self, session: Session) -> None:
         if self.sessions_by_addr.pop(session.addr, None) is None:
             return
+        held = self._per_source.get(session.source, 0) - 1
+        if held > 0:
+            self._per_source[session.source] = held
+        else:
+            self._per_source.pop(session.source, None)
         if self._thread is not None:
             self._thread.unwatch(session)
         elif self._loop is not None:
@@ -282,7 +322,13 @@ class UdpForwarder:
         assert self._loop is not None
         self._sweeper = self._loop.call_later(self.sweep_interval(), self._sweep)
 
+    def unclaimed_stun(self, addr: Address) -> None:
+        """A STUN response no pending request claimed: dropped, never player traffic."""
+        self._stun_log(client=show(addr))
+
     def expire_idle(self) -> None:
+        for throttle in self._throttles:
+            throttle.flush()
         # A session that moved packets since the last sweep was active now (to
         # within one sweep interval, at most a quarter of the idle timeout).
         now = time.monotonic()
@@ -297,6 +343,11 @@ class UdpForwarder:
                 idle.append(session)
         for session in idle:
             self._close_session(session)
+
+
+def _source_of(host: str) -> str:
+    """The per-source key: the address (IPv4-mapped IPv6 as IPv4)."""
+    return host[7:] if host.startswith("::ffff:") and "." in host else host
 
 
 def _use_thread(choice: Relay, loop: asyncio.AbstractEventLoop) -> bool:

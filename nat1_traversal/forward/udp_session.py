@@ -62,6 +62,8 @@ class RelayHost(Protocol):
 
     def sweep_interval(self) -> float: ...
 
+    def unclaimed_stun(self, addr: Address) -> None: ...
+
 
 def stun_shaped(buf: bytes | bytearray | memoryview, nbytes: int) -> bool:
     """An RFC 8489 header: two zero top bits and the magic cookie (cheap, inline-able)."""

@@ -12,10 +12,11 @@ from two threads is safe).
 The intercept hook (STUN demultiplexing) must run on the event loop, where the
 futures it completes live. While a hook is set, datagrams shaped like STUN (RFC
 8489 header: two zero top bits, the magic cookie at bytes 4-7, at least 20 bytes)
-are handed to the loop with ``call_soon_threadsafe``; what the hook does not claim
-comes back to the thread through a queue and is relayed as player traffic. Every
-other datagram never leaves the thread, so a set hook costs player traffic two
-byte compares.
+are handed to the loop with ``call_soon_threadsafe``; a STUN response the hook
+does not claim is dropped (a late or forged reply is never player traffic), any
+other unclaimed datagram comes back to the thread through a queue and is relayed
+as player traffic. Every other datagram never leaves the thread, so a set hook
+costs player traffic two byte compares.
 
 The thread knows its forwarder only through ``udp_session.RelayHost`` (the session
 table, the hook, opening and expiring sessions); it owns its own receive buffer.
@@ -45,6 +46,7 @@ from nat1_traversal.forward.udp_session import (
     RelayHost,
     Session,
     queued,
+    stun_reply,
 )
 
 _COOKIE = STUN_COOKIE
@@ -96,6 +98,9 @@ class EpollRelay:
     def _deliver(self, intercept: Intercept, data: bytes, addr: Address) -> None:
         """On the loop: offer a STUN-shaped datagram to the hook, else send it back."""
         if intercept(data, addr) or self._stopping:
+            return
+        if stun_reply(data, len(data)):
+            self._fwd.unclaimed_stun(addr)  # a reply nobody waits for is not player traffic
             return
         self._replay.append((data, addr))
         os.eventfd_write(self._wake, 1)
@@ -181,15 +186,14 @@ class EpollRelay:
                 return
             except OSError:  # e.g. a queued ICMP error from a send()
                 continue
-            intercept = fwd.intercept
-            if (
-                intercept is not None
-                and nbytes >= 20
-                and buf[0] < 0x40
-                and (buf[4], buf[5], buf[6], buf[7]) == _COOKIE
-            ):
-                self._hand_to_loop(intercept, bytes(view[:nbytes]), addr)
-                continue
+            if nbytes >= 20 and buf[0] < 0x40 and (buf[4], buf[5], buf[6], buf[7]) == _COOKIE:
+                intercept = fwd.intercept
+                if intercept is not None:
+                    self._hand_to_loop(intercept, bytes(view[:nbytes]), addr)
+                    continue
+                if stun_reply(buf, nbytes):
+                    fwd.unclaimed_stun(addr)
+                    continue
             # _relay_up inlined on purpose: the extra call per datagram measured up to
             # ~10 % fewer packets/s; _relay_up serves the rare replayed datagrams only.
             session = sessions.get(addr)

@@ -9,7 +9,6 @@ no test module imports another.
 from __future__ import annotations
 
 import os
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 
 from nat1_traversal import i18n
 from tests.support.ci import IN_CI
+from tests.support.netguard import nat1_netguard
 
 # --------------------------------------------------------------------------- network guard
 # The suite's hard rule: no packet leaves loopback except inside a namespace a test made.
@@ -26,8 +26,6 @@ from tests.support.ci import IN_CI
 # product would fall back to a built-in public server list, the real default gateway, SSDP
 # multicast or a public checker fails instead of quietly trying the next server.
 _GUARD_DIR = Path(__file__).resolve().parent / "support" / "netguard"
-sys.path.insert(0, str(_GUARD_DIR))
-import nat1_netguard  # noqa: E402
 
 _GUARD_LOG = Path(tempfile.gettempdir()) / f"nat1-netguard-{os.getpid()}.log"
 os.environ["NAT1_NETGUARD_LOG"] = str(_GUARD_LOG)

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from tests.lab.rules import NatKind, canonical_kind, flush_script, ruleset
 
@@ -283,23 +283,26 @@ class NatLab:
         self, ns: str, argv: Sequence[str], *, timeout: float = 30, check: bool = True, **kwargs: object
     ) -> subprocess.CompletedProcess[str]:
         """Run ``argv`` in namespace ``ns`` ("home", "router", "inet" or a full name)."""
-        done = subprocess.run(
+        done: subprocess.CompletedProcess[str] = subprocess.run(
             ["ip", "netns", "exec", self._name(ns), *argv],
-            capture_output=True, text=True, timeout=timeout, check=False, **kwargs,  # type: ignore[arg-type]
+            capture_output=True, text=True, timeout=timeout, check=False, **kwargs,  # type: ignore[call-overload]
         )  # fmt: skip
         if check and done.returncode != 0:
             raise LabError(f"{argv} in {ns} failed ({done.returncode}): {done.stderr.strip()}")
         return done
 
-    def popen(self, ns: str, argv: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
-        """Start ``argv`` in ``ns``; the lab stops it by pid on ``destroy`` (or call ``stop``)."""
-        proc: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
+    def popen(self, ns: str, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
+        """Start ``argv`` in ``ns``; the lab stops it by pid on ``destroy`` (or call ``stop``).
+
+        Bytes or text, as the caller's ``text=`` asks: hence ``Popen[Any]``.
+        """
+        proc: subprocess.Popen[Any] = subprocess.Popen(
             ["ip", "netns", "exec", self._name(ns), *argv], start_new_session=True, **kwargs
         )
         self._procs.append(proc)
         return proc
 
-    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+    def stop(self, proc: subprocess.Popen[Any]) -> None:
         self._stop(proc)
         if proc in self._procs:
             self._procs.remove(proc)

@@ -79,7 +79,8 @@ async def tcp_lab() -> AsyncIterator[tuple[list[FakeStunTcp], list[FakeHttp], Ma
     stuns = [await FakeStunTcp(rule).start() for _ in range(3)]
     https = [await FakeHttp().start() for _ in range(2)]
     yield stuns, https, rule
-    for server in [*stuns, *https]:
+    tcp_servers: list[FakeStunTcp | FakeHttp] = [*stuns, *https]
+    for server in tcp_servers:
         await server.close()
 
 
@@ -304,7 +305,8 @@ async def test_udp_server_that_moves_leaves_no_socket_behind(udp_lab) -> None:  
     answers = iter([stuns[0].addr, stuns[1].addr, stuns[2].addr])
 
     async def moving(server: HostPort) -> tuple[str, int]:
-        return next(answers)
+        answer: tuple[str, int] = next(answers)
+        return answer
 
     path._resolve = moving  # type: ignore[assignment]
     name = HostPort("stun.example.test", 3478)

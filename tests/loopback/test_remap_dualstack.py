@@ -94,7 +94,8 @@ async def v4_only() -> AsyncIterator[tuple[list[FakeStunTcp], list[FakeStunUdp],
     stun_udp = [await FakeStunUdp().start("127.0.0.1") for _ in range(2)]
     http = await FakeHttp().start("127.0.0.1")
     yield stun_tcp, stun_udp, http
-    for server in [*stun_tcp, http]:
+    tcp_servers: list[FakeStunTcp | FakeHttp] = [*stun_tcp, http]
+    for server in tcp_servers:
         await server.close()
     for udp in stun_udp:
         udp.close()

@@ -31,7 +31,7 @@ from tests.support.util import free_port, wait_until
 Addr = tuple[str, int]
 
 
-async def _tcp_echo() -> tuple[asyncio.AbstractServer, list[Addr]]:
+async def _tcp_echo() -> tuple[asyncio.Server, list[Addr]]:
     """Echoes every byte until EOF; records where each upstream connection that carried
     data came from (the local service watch connects without sending anything)."""
     peers: list[Addr] = []

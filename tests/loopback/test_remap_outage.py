@@ -85,7 +85,7 @@ class Lab:
 
     async def down(self, mode: Mode) -> None:
         if mode == "silent":
-            for server in [*self.stun_udp, *self.stun_tcp, *self.http]:
+            for server in self._all():
                 server.silent = True
             return
         self.ports = [s.addr[1] for s in (self.stun_udp or self.stun_tcp)] + [h.addr[1] for h in self.http]
@@ -93,7 +93,7 @@ class Lab:
 
     async def up(self, mode: Mode) -> None:
         if mode == "silent":
-            for server in [*self.stun_udp, *self.stun_tcp, *self.http]:
+            for server in self._all():
                 server.silent = False
             return
         # Back on the very same ports, as a network coming back would be.
@@ -103,10 +103,14 @@ class Lab:
             self.stun_tcp = [await FakeStunTcp(self.rule).start(port=p) for p in self.ports[:2]]
             self.http = [await FakeHttp().start(port=self.ports[2])]
 
+    def _all(self) -> list[FakeStunUdp | FakeStunTcp | FakeHttp]:
+        return [*self.stun_udp, *self.stun_tcp, *self.http]
+
     async def close(self) -> None:
         for udp in self.stun_udp:
             udp.close()
-        for server in [*self.stun_tcp, *self.http]:
+        tcp_servers: list[FakeStunTcp | FakeHttp] = [*self.stun_tcp, *self.http]
+        for server in tcp_servers:
             await server.close()
 
 

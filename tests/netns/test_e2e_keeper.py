@@ -77,11 +77,12 @@ class CliRun:
             if remaining <= 0:
                 raise AssertionError(f"{regex.pattern!r} not logged in {timeout}s:\n" + self.dump())
             try:
-                line = self._queue.get(timeout=remaining)
+                got = self._queue.get(timeout=remaining)
             except queue.Empty:
                 continue
-            if line is None:
+            if got is None:
                 raise AssertionError(f"process ended before {regex.pattern!r}:\n" + self.dump())
+            line = got
             self.lines.append(line)
             match = regex.search(line.text)
             if match:

@@ -51,7 +51,8 @@ async def fakes() -> AsyncIterator[Fakes]:
     f.stun_udp = [await FakeStunUdp(f.rule).start() for _ in range(2)]
     f.http = [await FakeHttp().start()]
     yield f
-    for server in [*f.stun_tcp, *f.http]:
+    tcp_servers: list[FakeStunTcp | FakeHttp] = [*f.stun_tcp, *f.http]
+    for server in tcp_servers:
         await server.close()
     for udp in f.stun_udp:
         udp.close()

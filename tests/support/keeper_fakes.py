@@ -74,7 +74,7 @@ class FakeStunUdp(asyncio.DatagramProtocol):
     def addr(self) -> Addr:
         assert self.transport is not None
         host, port = self.transport.get_extra_info("sockname")[:2]
-        return (host, port)
+        return (str(host), int(port))
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # 3.11's selector datagram transport does not subclass DatagramTransport.
@@ -145,7 +145,7 @@ class FakeStunTcp:
         self.rule = rule or MappedRule()
         self.silent = False
         self.requests = 0
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> FakeStunTcp:
@@ -156,7 +156,7 @@ class FakeStunTcp:
     def addr(self) -> Addr:
         assert self.server is not None
         host, port = self.server.sockets[0].getsockname()[:2]
-        return (host, port)
+        return (str(host), int(port))
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
@@ -193,7 +193,7 @@ class FakeHttp:
         self.requests = 0
         self.connections = 0
         self.silent = False
-        self.server: asyncio.AbstractServer | None = None
+        self.server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.on_request: Callable[[], None] | None = None
 
@@ -205,7 +205,7 @@ class FakeHttp:
     def addr(self) -> Addr:
         assert self.server is not None
         host, port = self.server.sockets[0].getsockname()[:2]
-        return (host, port)
+        return (str(host), int(port))
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1

@@ -309,7 +309,7 @@ def free_port_everywhere(attempts: int = 50) -> int:
     for _ in range(attempts):
         probe = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         probe.bind(("::1", 0))
-        port = probe.getsockname()[1]
+        port = int(probe.getsockname()[1])
         probe.close()
         ok = True
         for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):

@@ -7,6 +7,7 @@ import io
 import logging
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,7 +19,7 @@ SECRET = "sk-very-secret-4711"
 
 
 @pytest.fixture
-def stream() -> io.StringIO:
+def stream() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
     nat1_log.setup_logging(False, buffer)
     nat1_log.register_secrets([Secret(SECRET), None, "ab"])

@@ -14,13 +14,12 @@ from nat1_traversal.errors import NetworkError
 from nat1_traversal.model import Endpoint, HostPort
 from nat1_traversal.nat_type import (
     Behaviors,
-    FilteringBehavior,
-    MappingBehavior,
     classify,
     measure_udp,
     render,
 )
 from nat1_traversal.stun.client import ServerList
+from nat1_traversal.stun.probe import FilteringBehavior, MappingBehavior
 
 EIM, ADM, APDM, DEP, MUNK = (
     MappingBehavior.EIM,

@@ -14,8 +14,13 @@ import subprocess
 import tempfile
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from nat1_traversal.config import DnsSettings
+
+if TYPE_CHECKING:
+    import dns.name
+    import dns.tsig
 from nat1_traversal.model import Secret
 from tests.support.dns.fake_alidns import FakeAliDns
 from tests.support.dns.fake_cloudflare import FakeCloudflare
@@ -238,11 +243,12 @@ class KnotHarness(Harness):
                 self.process.wait(0.1)
         raise RuntimeError("knotd did not start")
 
-    def _key(self) -> object:
+    def _key(self) -> dict[dns.name.Name, dns.tsig.Key]:
         import dns.name
         import dns.tsig
 
-        return dns.tsig.Key(dns.name.from_text("nat1key."), SECRETS["rfc2136"], dns.name.from_text("hmac-sha256"))
+        name = dns.name.from_text("nat1key.")
+        return {name: dns.tsig.Key(name, SECRETS["rfc2136"], dns.name.from_text("hmac-sha256"))}
 
     def settings(self, **changes: object) -> DnsSettings:
         base = DnsSettings(kind="rfc2136", id="nat1key.", token=Secret(SECRETS["rfc2136"]), domain=ZONE,

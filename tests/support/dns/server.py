@@ -24,7 +24,9 @@ class Request:
     body: bytes
 
     def json(self) -> dict[str, object]:
-        return json.loads(self.body or b"{}")
+        parsed = json.loads(self.body or b"{}")
+        assert isinstance(parsed, dict)
+        return parsed
 
 
 @dataclass

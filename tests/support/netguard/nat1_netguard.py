@@ -128,13 +128,13 @@ def install(root_netns: str | None = None) -> None:
     def sendto(self: socket.socket, data: Any, *args: Any) -> int:
         if self.family in (socket.AF_INET, socket.AF_INET6) and args:
             _check("sendto", *_target(args[-1]), sock=self)
-        return real_sendto(self, data, *args)  # type: ignore[arg-type]
+        return real_sendto(self, data, *args)
 
     def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
         _check("getaddrinfo", host, port)
         return real_getaddrinfo(host, port, *args, **kwargs)
 
-    base.connect = connect  # type: ignore[method-assign]
-    base.connect_ex = connect_ex  # type: ignore[method-assign]
+    base.connect = connect  # type: ignore[method-assign,assignment]
+    base.connect_ex = connect_ex  # type: ignore[method-assign,assignment]
     base.sendto = sendto  # type: ignore[assignment]
     socket.getaddrinfo = getaddrinfo

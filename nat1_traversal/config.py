@@ -13,6 +13,7 @@ ServiceType = Literal["mcje", "mcbe", "web", "tcp", "udp"]
 # A provider's kind, declared by its file in nat1_traversal/dns (nat1_traversal.dns.provider_kinds()).
 DnsKind = str
 ProxyProtocol = Literal["v1", "v2"]
+UpnpMode = Literal["auto", True, False]  # SPEC section 14
 
 # SPEC section 12: loopback by default, so that nothing is exposed unless asked for.
 DEFAULT_STATUS = Endpoint(ipaddress.IPv4Address("127.0.0.1"), 8730)
@@ -71,6 +72,9 @@ class Config:
     # Status server (SPEC section 12): None = off (``"status": false``).
     status: Endpoint | None = DEFAULT_STATUS
     status_token: Secret | None = None
+    # Home router port forward (SPEC section 14): "auto", True or False; None = the default route's gateway.
+    upnp: UpnpMode = "auto"
+    upnp_gateway: ipaddress.IPv4Address | None = None
 
     @property
     def proto(self) -> Proto:
@@ -92,6 +96,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "ttl", "endpoint", "tsig_algorithm", "stun_tcp", "stun_udp", "keepalive_tcp",
     "keepalive_interval", "on_change", "max_connections", "idle_timeout", "status", "status_token",
     "max_connections_per_source",
+    "upnp", "upnp_gateway",
 )
 TSIG_ALGORITHMS: tuple[str, ...] = (
     "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",

@@ -185,9 +185,18 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
     if dns_kind != "no_dns":
         check.problems.extend(_dns_problems(dns))
     config = _with_status_keys(config, data, check, warnings)
+    config = _with_upnp_keys(config, data, check)
     if check.problems:
         raise ConfigError("config.invalid", problems=check.problems, path=source)
     return config, warnings
+
+
+def _with_upnp_keys(config: Config, data: dict[str, Any], check: _Checker) -> Config:
+    from nat1_traversal.portmap.settings import parse_upnp_keys
+
+    keys = parse_upnp_keys(data.get("upnp", "auto"), data.get("upnp_gateway"))
+    check.problems.extend(keys.problems)
+    return replace(config, upnp=keys.mode, upnp_gateway=keys.gateway)
 
 
 def _with_status_keys(config: Config, data: dict[str, Any], check: _Checker, warnings: list[str]) -> Config:

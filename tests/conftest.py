@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from nat1_traversal import i18n
+from tests.support import portmap_guard
 from tests.support.ci import IN_CI
 from tests.support.netguard import nat1_netguard
 
@@ -64,6 +65,19 @@ def _chinese_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts in the default language, whatever the caller's env says."""
     monkeypatch.delenv("NAT1_LANG", raising=False)
     i18n.set_language(None)
+
+
+@pytest.fixture(autouse=True)
+def _no_real_router(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fail any test whose product would ask the real router or send SSDP outside its own lab."""
+    violations = portmap_guard.install(request, monkeypatch)
+    yield
+    if violations:
+        pytest.fail("contacted outside the test's own lab: " + ", ".join(violations))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{portmap_guard.MARKER}: runs the port mapper against its own lab gateway")
 
 
 _skipped_in_ci: list[str] = []

@@ -58,6 +58,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the router is itself behind another NAT, so its forward is not reachable from the Internet: "
         "put the modem in bridge mode, or forward the port on the modem to the router",
     ),
+    # config keys
+    "portmap.config.bad_upnp": (
+        "upnp 只能是 \"auto\"、true 或 false，而不是 {value}",
+        "upnp must be \"auto\", true or false, not {value}",
+    ),
+    "portmap.config.bad_gateway": (
+        "upnp_gateway 应为路由器的 IPv4 地址（如 \"192.168.1.1\"）或 null，而不是 {value}",
+        "upnp_gateway must be the router's IPv4 address (e.g. \"192.168.1.1\") or null, not {value}",
+    ),
     # errors
     "portmap.refused": ("路由器拒绝了请求（{method} 错误 {code}）：{reason}", "the router refused ({method} error {code}): {reason}"),
     "portmap.bad_reply": ("路由器的 {method} 应答格式错误：{detail}", "malformed {method} reply from the router: {detail}"),

@@ -6,7 +6,9 @@ import ipaddress
 import socket
 
 _RTF_UP, _RTF_GATEWAY = 0x1, 0x2
-PROC_ROUTE = "/proc/net/route"
+# The calling thread's namespace first: /proc/net follows the main thread, and a thread may have
+# entered another network namespace (setns) since.
+PROC_ROUTES = ("/proc/thread-self/net/route", "/proc/net/route")
 
 
 def parse_proc_route(text: str) -> ipaddress.IPv4Address | None:
@@ -32,11 +34,13 @@ def parse_proc_route(text: str) -> ipaddress.IPv4Address | None:
 
 def default_gateway() -> ipaddress.IPv4Address | None:
     """This host's default gateway, or ``None`` (no default route, or not Linux)."""
-    try:
-        with open(PROC_ROUTE, encoding="ascii") as route:
-            return parse_proc_route(route.read())
-    except OSError:
-        return None
+    for path in PROC_ROUTES:
+        try:
+            with open(path, encoding="ascii") as route:
+                return parse_proc_route(route.read())
+        except OSError:
+            continue
+    return None
 
 
 def own_address(gateway: ipaddress.IPv4Address) -> ipaddress.IPv4Address:

@@ -126,6 +126,8 @@ class Service:
 
     def _submit(self, mapping: Mapping) -> None:
         assert self._publisher is not None
+        if self.config.type == "mcbe" and isinstance(self.forwarder, UdpForwarder):
+            self.forwarder.set_advertised_port(mapping.outer.port)  # Bedrock pongs name the public port
         self._publisher.submit(mapping)
 
     async def _before_mapping(self) -> None:

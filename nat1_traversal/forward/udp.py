@@ -55,6 +55,7 @@ from typing import Literal
 
 from nat1_traversal.errors import NetworkError
 from nat1_traversal.forward import limits
+from nat1_traversal.forward.bedrock import rewrite_pong
 from nat1_traversal.forward.common import Throttle, local_port, show
 from nat1_traversal.forward.udp_session import (
     BATCH,
@@ -111,6 +112,8 @@ class UdpForwarder:
         self.intercept: Intercept | None = intercept
         # Live sessions by client address (only the relay that runs changes it).
         self.sessions_by_addr: dict[Address, Session] = {}
+        # The public port to advertise in Bedrock pongs (None: pass them unchanged).
+        self.pong_port: int | None = None
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.TimerHandle | None = None
@@ -147,6 +150,11 @@ class UdpForwarder:
 
     def set_intercept(self, intercept: Intercept | None) -> None:
         self.intercept = intercept
+
+    def set_advertised_port(self, port: int | None) -> None:
+        """The mapping's public port: Bedrock pongs from remote advertise it from now
+        on (``bedrock.py``); None leaves pongs as the server sent them."""
+        self.pong_port = port
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -239,7 +247,7 @@ class UdpForwarder:
             return
         sock, buf, view, addr = session.sock, self._buf, self._view, session.addr
         remote_host, remote_port = self._remote_addr
-        recv, send = sock.recvfrom_into, out.sendto
+        recv, send, pong_port = sock.recvfrom_into, out.sendto, self.pong_port
         for i in range(BATCH):
             if i == 1 and not queued(sock.fileno()):
                 return
@@ -253,8 +261,11 @@ class UdpForwarder:
                 continue  # not from remote: a stray or spoofed datagram
             session.down += nbytes
             session.down_packets += 1
+            packet: bytes | memoryview = view[:nbytes]
+            if pong_port is not None and buf[0] == 0x1C:  # a Bedrock pong? (one compare otherwise)
+                packet = rewrite_pong(packet, pong_port) or packet
             try:  # noqa: SIM105 - per packet: a context manager costs more here
-                send(view[:nbytes], addr)
+                send(packet, addr)
             except OSError:  # EAGAIN: dropped, as the network would
                 pass
 

@@ -37,6 +37,7 @@ import socket
 import threading
 import time
 
+from nat1_traversal.forward.bedrock import rewrite_pong
 from nat1_traversal.forward.udp_session import (
     BATCH,
     DATAGRAM_BUFFER_SIZE,
@@ -216,6 +217,7 @@ class EpollRelay:
         sock, buf, view, addr = session.sock, self._buf, self._view, session.addr
         remote_host, remote_port = self._remote
         recv, send, fd = sock.recvfrom_into, self._sock.sendto, sock.fileno()
+        pong_port = self._fwd.pong_port
         for i in range(BATCH):
             if i == 1 and not queued(fd):
                 return
@@ -229,7 +231,10 @@ class EpollRelay:
                 continue  # not from remote: a stray or spoofed datagram
             session.down += nbytes
             session.down_packets += 1
+            packet: bytes | memoryview = view[:nbytes]
+            if pong_port is not None and buf[0] == 0x1C:  # a Bedrock pong? (one compare otherwise)
+                packet = rewrite_pong(packet, pong_port) or packet
             try:  # noqa: SIM105 - per packet: a context manager costs more here
-                send(view[:nbytes], addr)
+                send(packet, addr)
             except OSError:
                 pass

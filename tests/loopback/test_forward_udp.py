@@ -22,6 +22,7 @@ from nat1_traversal.errors import NetworkError
 from nat1_traversal.forward import UdpForwarder
 from nat1_traversal.forward import udp as udp_module
 from nat1_traversal.model import Endpoint
+from tests.support import mcfakes
 from tests.support.util import wait_until
 
 LOOP4 = ipaddress.ip_address("127.0.0.1")
@@ -321,3 +322,38 @@ async def test_relay_thread_can_be_forced_on_uvloop(mode: str) -> None:
             assert (await recv(sock))[0] == b"ping"
         finally:
             sock.close()
+
+
+def unconnected_ping() -> bytes:
+    return b"\x01" + (1234).to_bytes(8, "big") + mcfakes.MAGIC + (42).to_bytes(8, "big")
+
+
+def advertised_ports(pong: bytes) -> list[str]:
+    length = int.from_bytes(pong[33:35], "big")
+    assert len(pong) == 35 + length
+    return pong[35:].decode().split(";")[10:12]
+
+
+@pytest.mark.asyncio
+async def test_bedrock_pongs_advertise_the_mapped_port_once_it_is_known(mode: str) -> None:
+    fake = mcfakes.BedrockFake(text=mcfakes.pong_string())
+    server = await mcfakes.start_bedrock(fake)
+    try:
+        async with forwarder(Endpoint(LOOP4, server.port)) as fwd:
+            sock = client()
+            try:
+                sock.sendto(unconnected_ping(), fwd.bound.sockaddr())
+                untouched = (await recv(sock))[0]
+                assert advertised_ports(untouched) == ["19132", "19133"]  # no mapping yet: as sent
+                fwd.set_advertised_port(40001)
+                sock.sendto(unconnected_ping(), fwd.bound.sockaddr())
+                pong = (await recv(sock))[0]
+                assert advertised_ports(pong) == ["40001", "40001"]
+                assert pong[:33] == untouched[:33]
+                fwd.set_advertised_port(None)
+                sock.sendto(unconnected_ping(), fwd.bound.sockaddr())
+                assert (await recv(sock))[0] == untouched
+            finally:
+                sock.close()
+    finally:
+        server.close()

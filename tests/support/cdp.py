@@ -214,7 +214,10 @@ def html_without_javascript(executable: str, profile: Path, url: str, timeout: f
             deadline = time.monotonic() + timeout
             while True:
                 root = page.call("DOM.getDocument", depth=-1)["root"]
-                html = str(page.call("DOM.getOuterHTML", nodeId=root["nodeId"])["outerHTML"])
+                try:
+                    html = str(page.call("DOM.getOuterHTML", nodeId=root["nodeId"])["outerHTML"])
+                except RuntimeError:  # the navigation replaced the document in between: ask again
+                    html = ""
                 if "</main>" in html:
                     return html
                 if time.monotonic() > deadline:

@@ -75,6 +75,9 @@ class Config:
     # Home router port forward (SPEC section 14): "auto", True or False; None = the default route's gateway.
     upnp: UpnpMode = "auto"
     upnp_gateway: ipaddress.IPv4Address | None = None
+    # Notifications (SPEC section 15): Apprise URLs (secrets) and the message template (None = default).
+    notify: tuple[Secret, ...] = ()
+    notify_template: str | None = None
 
     @property
     def proto(self) -> Proto:
@@ -97,6 +100,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "keepalive_interval", "on_change", "max_connections", "idle_timeout", "status", "status_token",
     "max_connections_per_source",
     "upnp", "upnp_gateway",
+    "notify", "notify_template",
 )
 TSIG_ALGORITHMS: tuple[str, ...] = (
     "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",

@@ -186,6 +186,7 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
         check.problems.extend(_dns_problems(dns))
     config = _with_status_keys(config, data, check, warnings)
     config = _with_upnp_keys(config, data, check)
+    config = _with_notify_keys(config, data, check)
     if check.problems:
         raise ConfigError("config.invalid", problems=check.problems, path=source)
     return config, warnings
@@ -206,6 +207,14 @@ def _with_status_keys(config: Config, data: dict[str, Any], check: _Checker, war
     check.problems.extend(keys.problems)
     warnings.extend(keys.warnings)
     return replace(config, status=keys.address, status_token=keys.token)
+
+
+def _with_notify_keys(config: Config, data: dict[str, Any], check: _Checker) -> Config:
+    from nat1_traversal.notify.settings import parse_notify_keys
+
+    keys = parse_notify_keys(data.get("notify"), data.get("notify_template"))
+    check.problems.extend(keys.problems)
+    return replace(config, notify=keys.urls, notify_template=keys.template)
 
 
 def _dns_problems(dns: DnsSettings) -> list[str]:
@@ -233,7 +242,7 @@ def load_config(path: Path) -> tuple[Config, list[str]]:
         raise ConfigError("config.bad_json", path=str(path), line=exc.lineno, column=exc.colno,
                           error=exc.msg) from None
     config, warnings = parse_config(data, source=str(path))
-    if config.dns.token is not None and _readable_by_others(path):
+    if (config.dns.token is not None or config.notify) and _readable_by_others(path):
         warnings.append(t("config.world_readable", path=str(path)))
     return config, warnings
 

@@ -28,9 +28,19 @@ if ! "$python" -m pip install -q --target "$work/site" --no-compile --only-binar
     grep -v '^WARNING: Location' "$work/pip.log" >&2
     exit 1
 fi
+# Pure packages whose declared dependencies include one without a pure wheel that they do not
+# need for what we use (apprise -> PyYAML): installed without dependencies (see the file).
+if ! "$python" -m pip install -q --target "$work/site" --no-compile --only-binary=:all: "${source_args[@]}" \
+        --platform any --implementation py --python-version 3.10 --no-deps -r requirements-nodeps.txt \
+        >"$work/pip.log" 2>&1; then
+    grep -v '^WARNING: Location' "$work/pip.log" >&2
+    exit 1
+fi
 # Our own package is copied as source: no wheel build needed, nothing else changes.
 "$python" -c "import shutil,sys; shutil.copytree('nat1_traversal', sys.argv[1], dirs_exist_ok=True, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))" "$work/site/nat1_traversal"
 rm -rf "$work/site/bin"
+# gettext sources (Apprise ships .po beside each .mo); only the compiled .mo is ever read.
+find "$work/site" -name '*.po' -delete
 "$python" -m shiv --reproducible --compressed --site-packages "$work/site" \
     -p '/usr/bin/env python3' -e nat1_traversal.cli:main -o "$out" >/dev/null
 echo "built $out ($(du -k "$out" | cut -f1) KiB)"

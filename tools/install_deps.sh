@@ -34,4 +34,6 @@ py=$(bash tools/venv.sh --dev)
 # The pure wheels the zipapp bundles, kept locally so building it needs no network.
 "$py" -m pip download -q -d .wheelhouse --only-binary=:all: --platform any --implementation py \
     --python-version 3.10 -r requirements.txt 2>&1 | grep -v '^WARNING: Location' || true
-"$py" -c "import dns, mcstatus, prometheus_client, pytest, hypothesis, shiv"
+"$py" -m pip download -q -d .wheelhouse --only-binary=:all: --platform any --implementation py \
+    --python-version 3.10 --no-deps -r requirements-nodeps.txt 2>&1 | grep -v '^WARNING: Location' || true
+"$py" -c "import dns, mcstatus, prometheus_client, apprise, pytest, hypothesis, shiv"

@@ -24,7 +24,8 @@ fi
 py=.venv/bin/python
 if [ "${1:-}" = "--dev" ]; then
     stamp=.venv/.dev-installed
-    if [ ! -f "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ]; then
+    if [ ! -f "$stamp" ] || [ requirements-dev.txt -nt "$stamp" ] || [ requirements.txt -nt "$stamp" ] \
+            || [ requirements-nodeps.txt -nt "$stamp" ]; then
         "$py" -m pip install -q -r requirements-dev.txt >&2
         touch "$stamp"
     fi

@@ -6,7 +6,7 @@ merges them and refuses duplicate keys (tested).
 
 from __future__ import annotations
 
-from nat1_traversal.messages import cli, config, dns, forward, keeper, mc, portmap, status, stun
+from nat1_traversal.messages import cli, config, dns, forward, keeper, mc, notify, portmap, status, stun
 
 Entry = tuple[str, str]
 
@@ -20,6 +20,7 @@ _PARTS: tuple[dict[str, Entry], ...] = (
     mc.MESSAGES,
     portmap.MESSAGES,
     status.MESSAGES,
+    notify.MESSAGES,
 )
 
 

@@ -8,6 +8,7 @@ tools/install_deps.sh), so this test needs no network. It runs the .pyz with
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -139,3 +140,20 @@ def test_pyz_runs_on_every_python(pyz: Path, tmp_path: Path, python: str) -> Non
     config.write_text('{"stun_udp": ["127.0.0.1:9"], "stun_tcp": ["127.0.0.1:9"]}')
     nat = run("-t", "-c", str(config))
     assert nat.returncode == 1 and "Traceback" not in nat.stderr, nat.stderr
+
+
+def test_pyz_checks_apprise_urls(pyz: Path, tmp_path: Path) -> None:
+    """Apprise is bundled (without PyYAML, which it imports only for YAML config files)."""
+    import zipfile
+
+    with zipfile.ZipFile(pyz) as archive:
+        names = archive.namelist()
+    assert any(name.endswith("apprise/plugins/custom_json.py") for name in names)
+    assert not [n for n in names if "/yaml/" in n]
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"local": ":25565", "notify": ["wecombot://a1b2c3d4e5f6", "bogus://Secret7x9"]}),
+                      encoding="utf-8")
+    result = run_pyz(pyz, "-d", "-c", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "notify[1]" in result.stderr and "notify[0]" not in result.stderr
+    assert "Secret7x9" not in result.stderr

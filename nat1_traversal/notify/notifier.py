@@ -1,0 +1,224 @@
+"""Sending the new address to people (SPEC section 15), in the background.
+
+``Notifier.submit(mapping)`` returns at once. The notifier owns one task at a time:
+it sends the message to every URL, then retries only the URLs that failed, with
+capped exponential backoff and jitter, until each has taken it. A newer mapping
+cancels the older one's task (the newest mapping wins); an equal one is ignored, so
+each URL gets one message per mapping.
+
+Apprise blocks (``requests``), so every send runs in a thread. Those threads are
+daemon threads started here rather than ``asyncio.to_thread``: ``asyncio.run`` waits
+for the default executor's threads at exit, and a stuck webhook (Apprise's own
+timeouts are 4 s + 4 s) would then hold a SIGTERM past its one-second budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from nat1_traversal.backoff import backoff_delay
+from nat1_traversal.i18n import t
+from nat1_traversal.log import register_secrets
+from nat1_traversal.model import Mapping, Secret
+from nat1_traversal.notify.settings import notify_secrets
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyContext:
+    """What the template knows about the service besides the mapping."""
+
+    name: str
+    type: str
+    domain: str = ""
+    fqdn: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyRetry:
+    first_delay: float = 5.0
+    max_delay: float = 600.0
+    jitter: float = 0.2
+
+    def delay(self, failures: int, rng: random.Random) -> float:
+        return backoff_delay(failures, self.first_delay, self.max_delay, jitter=self.jitter, rng=rng)
+
+
+class Transport(Protocol):
+    """Sends to URL number ``index``; blocking; ``(delivered, reason)``."""
+
+    def send(self, index: int, title: str, body: str) -> tuple[bool, str]: ...
+
+
+class AppriseTransport:
+    """One Apprise service per URL, parsed on first use (that loads Apprise's plugins)."""
+
+    def __init__(self, urls: Sequence[Secret]) -> None:
+        self._urls = tuple(urls)
+        self._plugins: dict[int, object] = {}
+        self._lock = threading.Lock()
+
+    def send(self, index: int, title: str, body: str) -> tuple[bool, str]:
+        from nat1_traversal.notify import apprise_send
+
+        with self._lock:  # Apprise loads its plugin table once; not from two threads at once
+            plugin = self._plugins.get(index)
+            if plugin is None:
+                loaded, reason = apprise_send.load(self._urls[index].reveal())
+                if loaded is None:
+                    return False, reason
+                self._plugins[index] = plugin = loaded
+        return apprise_send.send(plugin, title, body)  # type: ignore[arg-type]  # stored as loaded
+
+
+def render(template: str | None, context: NotifyContext, mapping: Mapping) -> tuple[str, str]:
+    """``(title, body)`` for ``mapping``; a template that fails (checked at load) falls back."""
+    fields = {
+        "name": context.name,
+        "type": context.type,
+        "ip": str(mapping.outer.ip),
+        "port": mapping.outer.port,
+        "address": str(mapping.outer),
+        "domain": context.domain,
+        "fqdn": context.fqdn,
+    }
+    title = t("notify.title", **fields)
+    if template is not None:
+        try:
+            return title, template.format(**fields)
+        except (KeyError, IndexError, ValueError, AttributeError):
+            log.debug("notify_template could not be filled; using the default")
+    key = "notify.default_template" if context.fqdn else "notify.default_template_no_domain"
+    return title, t(key, **fields)
+
+
+def target_label(index: int, url: Secret) -> str:
+    """``notify[0] (tgram)``: which URL, never what is in it."""
+    text = url.reveal()
+    scheme = text.split("://", 1)[0] if "://" in text else ""
+    kept = "".join(ch for ch in scheme if ch.isascii() and (ch.isalnum() or ch in "+-."))[:16]
+    return f"notify[{index}] ({kept or '?'})"
+
+
+async def in_daemon_thread(function: Callable[[], T]) -> T:
+    """Run ``function`` in a daemon thread; cancelling the wait abandons the thread."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def deliver(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(result)  # type: ignore[arg-type]  # T when error is None
+
+    def work() -> None:
+        try:
+            result = function()
+        except BaseException as exc:
+            outcome: tuple[T | None, BaseException | None] = (None, exc)
+        else:
+            outcome = (result, None)
+        with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
+            loop.call_soon_threadsafe(deliver, *outcome)
+
+    threading.Thread(target=work, name="nat1-notify", daemon=True).start()
+    return await future
+
+
+class Notifier:
+    """Owns at most one sending task; ``submit`` per new mapping, ``aclose`` at the end."""
+
+    def __init__(
+        self,
+        urls: Sequence[Secret],
+        template: str | None,
+        context: NotifyContext,
+        *,
+        retry: NotifyRetry | None = None,
+        transport: Transport | None = None,
+    ) -> None:
+        self.urls = tuple(urls)
+        self.template = template
+        self.context = context
+        self.retry = retry or NotifyRetry()
+        self.transport: Transport = transport if transport is not None else AppriseTransport(self.urls)
+        self._labels = [target_label(index, url) for index, url in enumerate(self.urls)]
+        self._rng = random.Random()
+        self._task: asyncio.Task[None] | None = None
+        self._wanted: Mapping | None = None
+        for url in self.urls:
+            register_secrets(notify_secrets(url.reveal()))
+
+    def submit(self, mapping: Mapping) -> None:
+        """Send ``mapping`` to every URL in the background; a newer one replaces it."""
+        if not self.urls or mapping == self._wanted:
+            return
+        self._wanted = mapping
+        previous = self._task
+        self._task = asyncio.get_running_loop().create_task(self._run(mapping, previous), name="nat1-notify")
+
+    async def wait_sent(self) -> None:
+        """Until the current mapping has reached every URL (for tests and shutdown logic)."""
+        task = self._task
+        if task is not None:
+            await asyncio.shield(task)
+
+    async def aclose(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait([task])
+
+    async def _run(self, mapping: Mapping, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            previous.cancel()
+            await asyncio.wait([previous])
+        title, body = render(self.template, self.context, mapping)
+        pending = list(range(len(self.urls)))
+        failures = 0
+        last_reason: dict[int, str] = {}
+        try:
+            while pending:
+                results = await asyncio.gather(*(self._send(index, title, body) for index in pending))
+                failed = [(index, reason) for index, (ok, reason) in zip(pending, results, strict=True) if not ok]
+                for index, (ok, _) in zip(pending, results, strict=True):
+                    if ok:
+                        log.info(t("notify.sent", target=self._labels[index], address=str(mapping.outer)))
+                if not failed:
+                    return
+                failures += 1
+                delay = self.retry.delay(failures, self._rng)
+                for index, reason in failed:
+                    message = t("notify.failed", target=self._labels[index], reason=reason or t("notify.no_reason"),
+                                delay=delay)
+                    # A failure is news the first time; the same one again each retry is noise.
+                    if last_reason.get(index) != reason:
+                        log.warning(message)
+                    else:
+                        log.debug("%s", message)
+                    last_reason[index] = reason
+                pending = [index for index, _ in failed]
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            if pending:
+                log.debug("%s", t("notify.cancelled", address=str(mapping.outer)))
+            raise
+
+    async def _send(self, index: int, title: str, body: str) -> tuple[bool, str]:
+        try:
+            return await in_daemon_thread(lambda: self.transport.send(index, title, body))
+        except Exception as exc:  # a transport bug is a failed send, retried like one
+            log.debug("notify transport failed", exc_info=True)
+            return False, f"{type(exc).__name__}: {exc}"

@@ -157,6 +157,9 @@ class DoubleNatLab(NatLab):
     def set_home_rules(self) -> None:
         _run(["ip", "netns", "exec", self.ns.home, "nft", "-f", "-"], stdin=home_ruleset())
 
+    def __enter__(self) -> DoubleNatLab:
+        return self
+
     def _name(self, ns: str) -> str:
         return self.host_ns if ns == "host" else super()._name(ns)
 

@@ -6,12 +6,16 @@ One keeper runs per service as one asyncio task. Its loop::
     repeat:
         prepare the path (TCP: open the keepalive connection first, so that the
                           mapping STUN reports is the one the keepalive pins)
-        acquire: STUN from that very port, confirmed by a second server
-                 (two different answers: symmetric NAT, refused)
+        acquire: STUN from that very port, every answer checked, confirmed by a
+                 second server, a third one deciding a disagreement, or the only
+                 server's OTHER-ADDRESS (a mapping per destination: symmetric NAT,
+                 refused)                                     keeper.acquire
         once, before the first publish: RFC 5780 filtering test (refused unless
                  endpoint-independent)
-        offer the mapping (logged + submitted only when it is new)
+        offer the mapping (logged + submitted only when it is new; after a mapping
+                 that changed at its first re-check, only once one re-check agrees)
         hold: keepalive every interval until something says the mapping is gone
+        three mappings in a row that change at their first re-check: refused
 
 The protocol details live in ``keeper.tcp`` (STUN over TCP, HTTP keepalive) and
 ``keeper.udp`` (STUN over UDP from a connected or forwarder socket); both implement
@@ -29,12 +33,19 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from nat1_traversal.errors import Nat1Error, NetworkError, ProtocolError
 from nat1_traversal.i18n import t
+from nat1_traversal.keeper.acquire import Acquirer
 from nat1_traversal.keeper.tracker import MappingTracker
-from nat1_traversal.keeper.types import Answer, FilteringTest, KeeperTiming, MappingPath, NatUnusable
+from nat1_traversal.keeper.types import Filtering, FilteringTest, KeeperTiming, MappingPath, NatUnusable
 from nat1_traversal.model import HostPort, Mapping
 from nat1_traversal.stun.client import ServerList
 
 log = logging.getLogger(__name__)
+
+# Mappings in a row that did not survive their first re-check before the NAT is called
+# unusable: it maps each connection or destination anew, so whatever is published is
+# already gone when a player tries it (issue 12: a DNS write every ~12 s).
+MAX_FLAPS = 3
+_CHANGED = "keeper.reason.changed"
 
 
 class Keeper:
@@ -52,7 +63,7 @@ class Keeper:
         rng: random.Random | None = None,
     ) -> None:
         self._path = path
-        self._servers = ServerList(servers, policy="stable")
+        self._acquirer = Acquirer(path, ServerList(servers, policy="stable"))
         self._timing = timing
         self._before = before_mapping
         self._filtering = filtering
@@ -61,6 +72,14 @@ class Keeper:
         self.acquired = asyncio.Event()  # set after every successful acquire (tests)
         self.failures = 0
         self._nat_checked = filtering is None
+        self._filtering_done = filtering is None
+        self._verdict: tuple[Filtering, bool] | None = None
+        # The flap guard: the mapping being held, whether a re-check confirmed it, and
+        # a mapping held back from publishing until one does.
+        self._held: Mapping | None = None
+        self._held_confirmed = False
+        self._held_back: Mapping | None = None
+        self.flaps = 0
 
     @property
     def current(self) -> Mapping | None:
@@ -79,7 +98,7 @@ class Keeper:
         while True:
             try:
                 await self._path.prepare()
-                mapping = await self._acquire()
+                mapping = await self._acquirer.acquire(before_alternate=self._measure_filtering)
             except NatUnusable:
                 raise
             except (NetworkError, ProtocolError) as exc:
@@ -87,18 +106,40 @@ class Keeper:
                 continue
             if not self._nat_checked:
                 # Once, after the first mapping: a symmetric NAT is told apart by
-                # _acquire already, so its message is the precise one.
-                await self._check_filtering()
+                # acquire already, so its message is the precise one.
+                await self._measure_filtering()
+                self._judge_filtering()
                 self._nat_checked = True
-            self.tracker.offer(mapping)
+            self._offer(mapping)
             self.acquired.set()
             result = await self._path.hold(mapping, self._recheck, self._alive)
+            self._count_flap(result.reason)
             if not result.healthy:
                 # The keepalive never worked (e.g. every keepalive server is down):
                 # count it as a failure so that we back off instead of spinning.
                 await self._failed(NetworkError("keeper.keepalive_failed", reason=t(result.reason)))
             else:
                 log.info(t("keeper.recheck", reason=t(result.reason)))
+
+    def _offer(self, mapping: Mapping) -> None:
+        self._held = mapping
+        self._held_confirmed = False
+        self._held_back = None
+        if self.flaps and mapping != self.tracker.current:
+            log.debug("mapping %s held back until a re-check confirms it", mapping.outer)
+            self._held_back = mapping
+            return
+        self.tracker.offer(mapping)
+
+    def _count_flap(self, reason: str) -> None:
+        if reason != _CHANGED or self._held_confirmed:
+            if self._held_confirmed:
+                self.flaps = 0
+            return
+        self.flaps += 1
+        log.debug("mapping changed at its first re-check (%d in a row)", self.flaps)
+        if self.flaps >= MAX_FLAPS:
+            raise NatUnusable("keeper.mapping_unstable", count=self.flaps)
 
     def _alive(self) -> None:
         """The path proved the mapping is held (a keepalive got its answer)."""
@@ -115,79 +156,38 @@ class Keeper:
             log.debug("keeper failure #%d: %s; retry in %.1fs", self.failures, exc, delay)
         await asyncio.sleep(delay)
 
-    async def _ask(self, server: HostPort) -> Mapping | None:
-        answer = await self._answer(server)
-        return None if answer is None else answer.mapping
-
-    async def _answer(self, server: HostPort) -> Answer | None:
-        try:
-            answer = await self._path.binding(server)
-        except (NetworkError, ProtocolError) as exc:
-            log.debug("STUN %s failed: %s", server, exc)
-            self._servers.mark_bad(server)
-            return None
-        self._servers.mark_good(server)
-        log.debug("STUN %s: %s", server, answer.mapping.outer)
-        return answer
-
-    async def _acquire(self) -> Mapping:
-        """The mapping of the service port, confirmed by two servers when possible.
-
-        Two answers that differ are checked by asking the first server again: unless
-        it now agrees with the second (the mapping changed in between), the NAT maps
-        per destination or per connection (RFC 4787 section 4.1: not
-        endpoint-independent), and no published address could ever work.
-        """
-        answers: list[tuple[HostPort, Mapping]] = []
-        for server in self._servers.ordered():
-            mapping = await self._ask(server)
-            if mapping is None:
-                continue
-            answers.append((server, mapping))
-            if len(answers) == 2:
-                break
-        if not answers:
-            raise NetworkError("keeper.no_stun_answer", count=len(self._servers))
-        if len(answers) == 1:
-            return answers[0][1]
-        (first_server, first), (_second_server, second) = answers
-        if first.outer == second.outer:
-            return first
-        again = await self._ask(first_server)
-        if again is None:
-            raise NetworkError("keeper.unstable", first=str(first.outer), second=str(second.outer))
-        if again.outer == second.outer:
-            return second  # the mapping changed between the two questions
-        # The first server sees its old answer again (a mapping per destination), or
-        # yet another one (a new mapping per connection): symmetric either way.
-        raise NatUnusable("keeper.symmetric", first=str(first.outer), second=str(second.outer))
-
     async def _recheck(self) -> Mapping | None:
-        for server in self._servers.ordered():
-            mapping = await self._ask(server)
-            if mapping is not None:
-                return mapping
-        return None
+        now = await self._acquirer.recheck()
+        held = self._held
+        if now is not None and held is not None and now.outer == held.outer:
+            self._held_confirmed = True
+            if self._held_back is not None:
+                self._held_back = None
+                self.tracker.offer(held)
+        return now
 
-    async def _check_filtering(self) -> None:
-        """RFC 5780 section 4.4 filtering test, once at start.
+    async def _measure_filtering(self) -> None:
+        """RFC 5780 section 4.4 filtering test, once (its verdict is judged later)."""
+        if self._filtering_done or self._filtering is None:
+            return
+        self._filtering_done = True
+        started = time.monotonic()
+        try:
+            self._verdict = await self._filtering()
+        except (NetworkError, ProtocolError) as exc:
+            log.debug("filtering test failed: %s", exc)
+            return
+        log.debug("filtering test: %s (%.2fs)", self._verdict, time.monotonic() - started)
 
-        Anything but endpoint-independent filtering drops the first packet of a
+    def _judge_filtering(self) -> None:
+        """Anything but endpoint-independent filtering drops the first packet of a
         player we never contacted, so no published address would work. Measured
         from the service port itself the result is certain. Measured from another
         port (TCP services: STUN has no TCP filtering test; shared UDP ports: a
         connected socket cannot hear the other address) it is what the NAT does to
         every port unless the user forwarded this one by hand: a warning, not a refusal.
         """
-        if self._filtering is None:
-            return
-        started = time.monotonic()
-        try:
-            verdict = await self._filtering()
-        except (NetworkError, ProtocolError) as exc:
-            log.debug("filtering test failed: %s", exc)
-            return
-        log.debug("filtering test: %s (%.2fs)", verdict, time.monotonic() - started)
+        verdict = self._verdict
         if verdict is None or verdict[0] == "independent":
             return
         kind, certain = verdict

@@ -153,7 +153,7 @@ class TcpPath:
     async def binding(self, server: HostPort) -> Answer:
         addr = await self._resolve(server)
         result = await tcp_binding(self._local, addr, self._timing.connect_timeout + self._timing.reply_timeout)
-        return Answer(Mapping("tcp", unmapped(result.local or self._local), result.mapped), result.other)
+        return Answer(Mapping("tcp", unmapped(result.local or self._local), result.mapped), result.other, addr)
 
     async def hold(self, mapping: Mapping, recheck: Recheck, alive: Callable[[], None]) -> HoldResult:
         healthy = False

@@ -49,11 +49,12 @@ class NatUnusable(Nat1Error):
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One STUN answer from the service port: the mapping, and the server's
-    OTHER-ADDRESS (RFC 5780) when it named one."""
+    """One STUN answer from the service port: the mapping, the server's OTHER-ADDRESS
+    (RFC 5780) when it named one, and the address the question went to."""
 
     mapping: Mapping
     other: Endpoint | None = None
+    server: tuple[str, int] | None = None
 
 
 # The RFC 5780 filtering test: ``(verdict, measured_on_the_service_port)`` or None.
@@ -65,15 +66,10 @@ Recheck = Callable[[], Awaitable["Mapping | None"]]
 
 @dataclass(frozen=True, slots=True)
 class HoldResult:
-    """Why ``hold`` returned (a catalogue key) and whether the keepalive worked at least once.
-
-    ``rechecks``: how many STUN re-checks agreed with the mapping before it ended
-    (0 with ``changed``: the mapping did not survive a single one).
-    """
+    """Why ``hold`` returned (a catalogue key) and whether the keepalive worked at least once."""
 
     reason: str
     healthy: bool
-    rechecks: int = 0
 
 
 class MappingPath(Protocol):

@@ -111,7 +111,7 @@ class UdpPath:
         addr = await self._resolve(server)
         client, inner = await self._client_for(server, addr)
         result = await client.request(addr, timeout=self._timing.reply_timeout)
-        return Answer(Mapping("udp", inner, result.mapped), result.other)
+        return Answer(Mapping("udp", inner, result.mapped), result.other, addr)
 
     async def hold(self, mapping: Mapping, recheck: Recheck, alive: Callable[[], None]) -> HoldResult:
         healthy = False

@@ -52,6 +52,50 @@ MESSAGES: dict[str, tuple[str, str]] = {
         " router, or forward the port; or bridge the modem and dial from your own router."
         " Check again with -t.",
     ),
+    "keeper.bad_answer": (
+        "已忽略 STUN 服务器 {server} 的回答：它报告的映射地址 {addr} {reason}",
+        "Ignored the answer of STUN server {server}: the mapped address {addr} it reports {reason}",
+    ),
+    "keeper.bad.port_zero": ("端口为 0，不可能是映射", "has port 0, which no mapping can have"),
+    "keeper.bad.v4_mapped": (
+        "是 IPv4 映射的 IPv6 地址，公网上不会出现",
+        "is an IPv4-mapped IPv6 address, which never appears on the Internet",
+    ),
+    "keeper.bad.unspecified": ("是未指定地址，不可能是映射", "is the unspecified address, which no mapping can be"),
+    "keeper.bad.not_unicast": (
+        "是组播、广播或保留地址，不可能是数据包的来源",
+        "is a multicast, broadcast or reserved address, which cannot send packets",
+    ),
+    "keeper.bad.loopback": ("是回环地址，不可能是公网映射", "is a loopback address, which no public mapping can be"),
+    "keeper.bad.link_local": ("是链路本地地址，不可能是公网映射", "is link-local, which no public mapping can be"),
+    "keeper.bad.private": (
+        "是私有网络或运营商级 NAT（CGNAT）地址：你的路由器外面还有一层 NAT（双重 NAT），"
+        "外网玩家无法连到这个地址，所以不会发布它。请在上一级光猫/路由器上开启桥接、DMZ 或端口转发，"
+        "或向运营商申请公网 IP",
+        "is a private or carrier-grade NAT (CGNAT) address: there is another NAT outside your router"
+        " (double NAT), players cannot reach it, so it is not published. Bridge the upstream modem,"
+        " enable DMZ or a port forward there, or ask the ISP for a public IP",
+    ),
+    "keeper.bad.outlier": (
+        "与其他服务器一致的结果（{agreed}）不同，这台服务器之后最后才会被询问",
+        "differs from what the other servers agree on ({agreed}); this server is asked last from now on",
+    ),
+    "keeper.disagree": (
+        "两台 STUN 服务器报告的公网 IP 不同（{first} 与 {second}），也没有第三台可问，暂不发布；"
+        "可能有代理改写了 STUN 流量，或在 stun_tcp / stun_udp 中多配置几台服务器",
+        "Two STUN servers report different public IPs ({first} and {second}) and no third one answers;"
+        " nothing is published yet. A proxy may be rewriting STUN traffic; or configure more servers"
+        " in stun_tcp / stun_udp",
+    ),
+    "keeper.mapping_unstable": (
+        "映射地址每次复查都会变化（连续 {count} 次）：这个 NAT 对每个连接或每个目标分配新的映射"
+        "（对称型 NAT，NAT4），发布出去的地址玩家连不上，所以不再发布。"
+        "解决办法：在光猫或路由器上开启 DMZ 或全锥形 NAT（NAT1），或设置端口转发。",
+        "The mapped address changed at every re-check ({count} in a row): this NAT gives each"
+        " connection or destination a new mapping (symmetric NAT, NAT4), so a published address"
+        " would not reach the server; nothing more is published. Fix: enable DMZ or full-cone NAT"
+        " (NAT1) on the modem or router, or forward the port.",
+    ),
     "keeper.filtering_unknown": (
         "无法确认 NAT 的过滤行为（{reason}），不能保证陌生玩家连得进来。"
         "可以用 -t 参数检查 NAT 类型，或在 stun_udp 中加入支持 RFC 5780 的 STUN 服务器。",

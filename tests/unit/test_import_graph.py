@@ -119,12 +119,14 @@ def _keeper(name: str) -> str:
 
 def test_keeper_layers_point_down() -> None:
     inside = {name: {t for t in GRAPH[_keeper(name)] if t.startswith(f"{PACKAGE}.keeper")}
-              for name in ("types", "tracker", "tcp", "udp", "loop")}
+              for name in ("types", "sanity", "tracker", "acquire", "tcp", "udp", "loop")}
     assert inside["types"] == set()
+    assert inside["sanity"] == set()
     assert inside["tracker"] == set()
+    assert inside["acquire"] <= {_keeper("types"), _keeper("sanity")}
     assert inside["tcp"] <= {_keeper("types")}
     assert inside["udp"] <= {_keeper("types")}
-    assert inside["loop"] <= {_keeper("types"), _keeper("tracker")}
+    assert inside["loop"] <= {_keeper("types"), _keeper("tracker"), _keeper("acquire")}
 
 
 def test_nothing_imports_the_keeper_package_init() -> None:

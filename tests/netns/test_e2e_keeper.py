@@ -416,6 +416,29 @@ def test_restricted_nat_measured_elsewhere_is_warned_not_refused(
     assert "端口转发" in output and "WARNING" in output
 
 
+@pytest.mark.parametrize("service_type", ["mcje", "mcbe"])
+def test_symmetric_nat_with_one_stun_server_is_called_symmetric(lab: NatLab, tmp_path: Path, service_type: str) -> None:
+    """Issue 12: one (RFC 5780) server on the symmetric lab. The keeper used to call it
+    port restricted (UDP) or publish a new unreachable mapping every ~12 s (TCP); it now
+    runs the mapping test through the server's OTHER-ADDRESS, as -t does."""
+    lab.set_nat("symmetric")
+    port = 25565 if service_type == "mcje" else 19132
+    start_server(lab, "home", service_type, "127.0.0.1", port + 1, "x")
+    config, changes = write_config(tmp_path, service_type, stun=[f"{STUN_IPS[0]}:3478"])
+    run = start_cli(lab, config, "-l", f":{port}", "-r", f"127.0.0.1:{port + 1}")
+    try:
+        code = run.drain_until_exit(30)
+    finally:
+        if run.proc.poll() is None:
+            lab.stop(run.proc)
+    output = run.dump()
+    assert code == 1, output
+    assert "对称型 NAT" in output, output
+    assert "端口受限" not in output, output
+    assert len(MAPPING_RE.findall(output)) == 0, output
+    assert not changes.exists()
+
+
 IGNORING_ALT_IP = "203.0.113.13"  # the alternate address the CHANGE-REQUEST-ignoring server names
 
 

@@ -42,8 +42,17 @@ class MappedRule:
     def __init__(self) -> None:
         self.outer: Endpoint | None = None
         self.per_server_port: int | None = None  # symmetric NAT: a port of the server's own
+        self.per_destination = False  # symmetric NAT: a port per server IP and port
+        self.always_new = False  # a new port for every request (a mapping per connection)
+        self._count = 0
 
-    def mapped(self, source: Addr, server_port: int) -> Endpoint:
+    def mapped(self, source: Addr, server_port: int, server_ip: str = "127.0.0.1") -> Endpoint:
+        public = ipaddress.ip_address("198.51.100.7")
+        if self.always_new:
+            self._count += 1
+            return Endpoint(public, 40000 + self._count)
+        if self.per_destination:
+            return Endpoint(public, 50000 + int(server_ip.rsplit(".", 1)[-1]) * 100 + server_port % 100)
         if self.per_server_port is not None:
             return Endpoint(ipaddress.ip_address("198.51.100.7"), self.per_server_port + server_port % 1000)
         if self.outer is not None:
@@ -60,6 +69,7 @@ class FakeStunUdp(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
         self.alt: FakeStunUdp | None = None  # answers CHANGE-REQUESTs when set (OTHER-ADDRESS)
         self.port_alt: FakeStunUdp | None = None  # primary IP, alt port: answers "change port"
+        self.ip_alt: FakeStunUdp | None = None  # alt IP, primary port (mapping test II)
         self.ignore_change = False  # a server that ignores CHANGE-REQUEST: answers from here
         self.answer_change_ip = True
         self.answer_change_port = True
@@ -89,7 +99,7 @@ class FakeStunUdp(asyncio.DatagramProtocol):
             return
         self.requests += 1
         self.sources.append(addr)
-        mapped = self.rule.mapped(addr, self.addr[1])
+        mapped = self.rule.mapped(addr, self.addr[1], self.addr[0])
         if self.one_shot is not None:
             mapped, self.one_shot = self.one_shot, None
         change = request.get(AttrType.CHANGE_REQUEST)
@@ -115,25 +125,32 @@ class FakeStunUdp(asyncio.DatagramProtocol):
 async def start_rfc5780(
     rule: MappedRule | None = None, host: str = "127.0.0.1", alt_host: str = "127.0.0.2"
 ) -> FakeStunUdp:
-    """A primary server with an RFC 5780 alternate: ``alt`` at ``alt_host``:Q (its
-    OTHER-ADDRESS) and ``port_alt`` at ``host``:Q, so each CHANGE-REQUEST is answered from
-    exactly the address RFC 5780 section 6 says. The caller closes the three with ``close_rfc5780``."""
-    primary = await FakeStunUdp(rule).start(host)
-    for _ in range(20):  # a port free on both addresses
-        alt = await FakeStunUdp(rule).start(alt_host)
+    """A primary server at ``host``:P with an RFC 5780 alternate: ``alt`` at ``alt_host``:Q
+    (its OTHER-ADDRESS), ``port_alt`` at ``host``:Q and ``ip_alt`` at ``alt_host``:P, the
+    four addresses of RFC 5780 section 6, so each CHANGE-REQUEST is answered from exactly
+    the address asked for and the mapping tests II and III find a server. The caller
+    closes them with ``close_rfc5780``."""
+    for _ in range(20):  # ports free on both addresses
+        started: list[FakeStunUdp] = []
         try:
+            primary = await FakeStunUdp(rule).start(host)
+            started.append(primary)
+            ip_alt = await FakeStunUdp(rule).start(alt_host, primary.addr[1])
+            started.append(ip_alt)
+            alt = await FakeStunUdp(rule).start(alt_host)
+            started.append(alt)
             port_alt = await FakeStunUdp(rule).start(host, alt.addr[1])
         except OSError:
-            alt.close()
+            for server in started:
+                server.close()
             continue
-        primary.alt, primary.port_alt = alt, port_alt
+        primary.alt, primary.port_alt, primary.ip_alt = alt, port_alt, ip_alt
         return primary
-    primary.close()
-    raise RuntimeError("no port free on both addresses")
+    raise RuntimeError("no ports free on both addresses")
 
 
 def close_rfc5780(primary: FakeStunUdp) -> None:
-    for server in (primary, primary.alt, primary.port_alt):
+    for server in (primary, primary.alt, primary.port_alt, primary.ip_alt):
         if server is not None:
             server.close()
 

@@ -28,6 +28,7 @@ from nat1_traversal.keeper.types import Filtering, KeeperTiming, MappingPath
 from nat1_traversal.keeper.udp import UdpPath, filtering_hint
 from nat1_traversal.model import Endpoint, Mapping
 from nat1_traversal.net import cancel_and_wait, family_of, is_dual_stack, is_fatal_bind_error, loopback_of, reuse_socket
+from nat1_traversal.notify import Notifier, notifier_for
 from nat1_traversal.watch import Probe, ServiceWatch
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Service:
         self.watch: ServiceWatch | None = None
         self.keeper: Keeper | None = None
         self._watch_task: asyncio.Task[None] | None = None
+        self._notifier: Notifier | None = None
 
     async def start(self) -> None:
         """Bind what must be bound now (forward mode) and build the keeper."""
@@ -81,7 +83,8 @@ class Service:
         if self._publisher is None:
             from nat1_traversal.publish import Publisher
 
-            self._publisher = Publisher(config)
+            self._notifier = notifier_for(config)  # None without "notify"
+            self._publisher = Publisher(config, after_publish=self._notifier.submit if self._notifier else None)
         family = family_of(self.local)
         dual_stack = is_dual_stack(self.local)
         if config.type != "udp":
@@ -162,6 +165,8 @@ class Service:
             await self.forwarder.aclose()
         if self._publisher is not None:
             await self._publisher.aclose()
+        if self._notifier is not None:
+            await self._notifier.aclose()
 
 
 def _limits(config: Config, cap_name: str) -> dict[str, Any]:

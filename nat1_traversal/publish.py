@@ -17,7 +17,7 @@ import contextlib
 import logging
 import random
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from nat1_traversal.backoff import PUBLISH_BACKOFF, Backoff
 from nat1_traversal.command import split_command
@@ -43,8 +43,11 @@ class Publisher:
         provider: Provider | None = None,
         retry: Backoff = PUBLISH_BACKOFF,
         hook_timeout: float = HOOK_TIMEOUT,
+        after_publish: Callable[[Mapping], None] | None = None,
     ) -> None:
         self.config = config
+        # Called once per mapping when DNS has been tried (SPEC section 15: the notifier).
+        self.after_publish = after_publish
         # Creating the provider imports its SDK now, so a missing package is reported at start.
         self.provider = provider if provider is not None else create_provider(config.dns)
         self.retry = retry
@@ -94,6 +97,7 @@ class Publisher:
 
     async def _publish_dns(self, mapping: Mapping) -> None:
         if self.config.dns.kind == "no_dns":
+            self._tried(mapping)
             return
         records = plan_records(self.config.dns, self.config.srv_prefix, mapping)
         failures = 0
@@ -102,6 +106,8 @@ class Publisher:
             try:
                 writes = await self._sync_once(records)
             except (ProviderError, NetworkError) as exc:
+                if failures == 0:
+                    self._tried(mapping)
                 failures += 1
                 if self.retry.gives_up(failures):
                     raise
@@ -117,7 +123,13 @@ class Publisher:
                 continue
             fields = {"name": self.config.dns.fqdn, "ip": mapping.outer.ip, "port": mapping.outer.port}
             log.info(t("dns.published" if writes else "dns.unchanged", **fields))
+            if failures == 0:
+                self._tried(mapping)
             return
+
+    def _tried(self, mapping: Mapping) -> None:
+        if self.after_publish is not None:
+            self.after_publish(mapping)  # Notifier.submit: starts a task, returns at once
 
     async def _sync_once(self, records: Sequence[Record]) -> int:
         """One sync and, after writes, a read-back. A reply a provider module cannot

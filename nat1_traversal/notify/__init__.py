@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
-from nat1_traversal.notify.notifier import Notifier, NotifyContext, NotifyRetry
+from nat1_traversal.notify.notifier import Notifier, NotifyContext, NotifyRetry, notifier_for
 from nat1_traversal.notify.settings import NotifyKeys, notify_secrets, parse_notify_keys
 
-__all__ = ["Notifier", "NotifyContext", "NotifyKeys", "NotifyRetry", "notify_secrets", "parse_notify_keys"]
+__all__ = [
+    "Notifier", "NotifyContext", "NotifyKeys", "NotifyRetry", "notifier_for", "notify_secrets", "parse_notify_keys",
+]

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from nat1_traversal.backoff import backoff_delay
+from nat1_traversal.config import Config
 from nat1_traversal.i18n import t
 from nat1_traversal.log import register_secrets
 from nat1_traversal.model import Mapping, Secret
@@ -42,11 +43,12 @@ class NotifyContext:
     type: str
     domain: str = ""
     fqdn: str = ""
+    dns_published: bool = True  # False with no_dns: the default line then leaves the domain out
 
 
 @dataclass(frozen=True, slots=True)
 class NotifyRetry:
-    first_delay: float = 5.0
+    first_delay: float = 2.0
     max_delay: float = 600.0
     jitter: float = 0.2
 
@@ -98,8 +100,20 @@ def render(template: str | None, context: NotifyContext, mapping: Mapping) -> tu
             return title, template.format(**fields)
         except (KeyError, IndexError, ValueError, AttributeError):
             log.debug("notify_template could not be filled; using the default")
-    key = "notify.default_template" if context.fqdn else "notify.default_template_no_domain"
+    with_domain = context.fqdn and context.dns_published
+    key = "notify.default_template" if with_domain else "notify.default_template_no_domain"
     return title, t(key, **fields)
+
+
+def notifier_for(config: Config) -> Notifier | None:
+    """The service's notifier, or None when ``notify`` is empty."""
+    if not config.notify:
+        return None
+    # SPEC section 11: "<type>-<local port>" unless the service has a name.
+    name = getattr(config, "name", None) or f"{config.type}-{config.local.port if config.local else 0}"
+    context = NotifyContext(name=name, type=config.type, domain=config.dns.domain or "",
+                            fqdn=config.dns.fqdn, dns_published=config.dns.kind != "no_dns")
+    return Notifier(config.notify, config.notify_template, context)
 
 
 def target_label(index: int, url: Secret) -> str:

@@ -37,3 +37,10 @@ py=$(bash tools/venv.sh --dev)
 "$py" -m pip download -q -d .wheelhouse --only-binary=:all: --platform any --implementation py \
     --python-version 3.10 --no-deps -r requirements-nodeps.txt 2>&1 | grep -v '^WARNING: Location' || true
 "$py" -c "import dns, mcstatus, prometheus_client, apprise, pytest, hypothesis, shiv"
+# A real Bedrock protocol client/server (PrismarineJS bedrock-protocol, pinned in
+# tests/node/package-lock.json) for the loopback test of Bedrock's advertised port.
+if command -v npm >/dev/null; then
+    (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+else
+    echo "npm 不可用：跳过 tests/node（Bedrock 客户端测试需要 Node.js 18+ 和 npm）" >&2
+fi

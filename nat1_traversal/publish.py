@@ -15,22 +15,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import signal
 import subprocess
 from collections.abc import Callable, Sequence
 
 from nat1_traversal.backoff import PUBLISH_BACKOFF, Backoff
+from nat1_traversal.blocking import in_daemon_thread
 from nat1_traversal.command import split_command
 from nat1_traversal.config import Config
 from nat1_traversal.dns import create_provider
 from nat1_traversal.dns.base import Provider, Record, plan_records
-from nat1_traversal.errors import NetworkError, ProviderError
+from nat1_traversal.errors import NetworkError, ProviderError, RateLimited
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Mapping
 
 log = logging.getLogger(__name__)
 
 HOOK_TIMEOUT = 60.0
+MAX_RETRY_AFTER = 3600.0  # the longest Retry-After honoured as given
 
 
 class Publisher:
@@ -112,6 +116,10 @@ class Publisher:
                 if self.retry.gives_up(failures):
                     raise
                 delay = self.retry.delay(failures, self._rng)
+                if isinstance(exc, RateLimited) and exc.retry_after is not None:
+                    # RFC 9110 section 10.2.3: not before the time the provider named
+                    # (bounded, so an absurd header cannot park the publish for days).
+                    delay = max(delay, min(exc.retry_after, MAX_RETRY_AFTER))
                 message = t("dns.retry", error=exc, delay=delay)
                 # Log a failure when it is new; repeating the same one every retry is noise.
                 if str(exc) != last_error:
@@ -155,7 +163,11 @@ class Publisher:
         try:
             argv = [*split_command(command), *mapping_args]  # ValueError: an unclosed quote
             log.debug("on_change: %s", argv)
-            process = await asyncio.create_subprocess_exec(*argv, stdin=asyncio.subprocess.DEVNULL)
+            # A session (and process group) of its own: a timeout or a shutdown kills the
+            # hook together with whatever it started, leaving no orphans behind.
+            process = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.DEVNULL, start_new_session=os.name == "posix"
+            )
         except NotImplementedError:  # Windows selector loop: no asyncio subprocesses
             await self._run_hook_in_thread(command, argv)
             return
@@ -177,8 +189,8 @@ class Publisher:
 
     async def _run_hook_in_thread(self, command: str, argv: list[str]) -> None:
         try:
-            done = await asyncio.to_thread(
-                subprocess.run, argv, stdin=subprocess.DEVNULL, timeout=self.hook_timeout, check=False
+            done = await in_daemon_thread(
+                lambda: subprocess.run(argv, stdin=subprocess.DEVNULL, timeout=self.hook_timeout, check=False)
             )
         except subprocess.TimeoutExpired:
             log.warning(t("dns.hook_timeout", command=command, seconds=self.hook_timeout))
@@ -190,7 +202,11 @@ class Publisher:
 
 
 async def _kill(process: asyncio.subprocess.Process) -> None:
+    """Kill the hook and its process group (its own session, see ``_run_hook``)."""
     if process.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            process.kill()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            if os.name == "posix":
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
         await process.wait()

@@ -9,7 +9,6 @@ create it — so a provider file only translates four calls into its API.
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import logging
 from abc import ABC, abstractmethod
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from nat1_traversal.blocking import in_daemon_thread
 from nat1_traversal.config import DnsSettings
 from nat1_traversal.errors import ProviderAuthError, ProviderError, RateLimited, RecordExists, ZoneNotFound
 from nat1_traversal.model import Mapping
@@ -165,8 +165,8 @@ class Provider(ABC):
         """Release sessions/clients."""
 
     async def blocking(self, func: Callable[[], T]) -> T:
-        """Run a blocking SDK/requests call off the event loop."""
-        return await asyncio.to_thread(func)
+        """Run a blocking SDK/requests call off the event loop (abandoned on cancel)."""
+        return await in_daemon_thread(func, name=f"nat1-{self.label}")
 
 
 class ZoneProvider(Provider, Generic[Z, T]):

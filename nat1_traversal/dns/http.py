@@ -9,7 +9,6 @@ to ``MAX_REPLY_BYTES``; a larger one is a provider error.
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import json
 import logging
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
+from nat1_traversal.blocking import in_daemon_thread
 from nat1_traversal.dns.sdk import cap_replies
 from nat1_traversal.errors import NetTimeout, NetworkError
 
@@ -112,7 +112,7 @@ class JsonHttp:
             )
 
         try:
-            response = await asyncio.to_thread(call)
+            response = await in_daemon_thread(call, name=f"nat1-{self.provider}")
         except self._requests.Timeout as exc:
             raise NetTimeout("dns.timeout", provider=self.provider, seconds=self.timeout) from exc
         except self._requests.RequestException as exc:

@@ -15,15 +15,15 @@ timeouts are 4 s + 4 s) would then hold a SIGTERM past its one-second budget.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from nat1_traversal.backoff import backoff_delay
+from nat1_traversal.blocking import in_daemon_thread
 from nat1_traversal.config import Config
 from nat1_traversal.i18n import t
 from nat1_traversal.log import register_secrets
@@ -122,33 +122,6 @@ def target_label(index: int, url: Secret) -> str:
     scheme = text.split("://", 1)[0] if "://" in text else ""
     kept = "".join(ch for ch in scheme if ch.isascii() and (ch.isalnum() or ch in "+-."))[:16]
     return f"notify[{index}] ({kept or '?'})"
-
-
-async def in_daemon_thread(function: Callable[[], T]) -> T:
-    """Run ``function`` in a daemon thread; cancelling the wait abandons the thread."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def deliver(result: T | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]  # T when error is None
-
-    def work() -> None:
-        try:
-            result = function()
-        except BaseException as exc:
-            outcome: tuple[T | None, BaseException | None] = (None, exc)
-        else:
-            outcome = (result, None)
-        with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
-            loop.call_soon_threadsafe(deliver, *outcome)
-
-    threading.Thread(target=work, name="nat1-notify", daemon=True).start()
-    return await future
 
 
 class Notifier:

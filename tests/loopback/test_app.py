@@ -224,13 +224,16 @@ async def test_watch_logs_motd_once_per_change(caplog: pytest.LogCaptureFixture)
 # --------------------------------------------------------------------------- the real CLI and signals
 
 
-async def _start_cli(tmp_path: Path, fakes: Fakes, local_port: int, remote_port: int) -> asyncio.subprocess.Process:
-    cfg = {
+async def _start_cli(
+    tmp_path: Path, fakes: Fakes, local_port: int, remote_port: int, extra: dict[str, object] | None = None
+) -> asyncio.subprocess.Process:
+    cfg: dict[str, object] = {
         "type": "tcp",
         "stun_tcp": [f"{h}:{p}" for h, p in (s.addr for s in fakes.stun_tcp)],
         "stun_udp": [f"{h}:{p}" for h, p in (s.addr for s in fakes.stun_udp)],
         "keepalive_tcp": [f"{h}:{p}" for h, p in (s.addr for s in fakes.http)],
         "keepalive_interval": 1,
+        **(extra or {}),
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))
@@ -287,6 +290,45 @@ async def test_cli_signal_stops_cleanly_within_a_second(tmp_path: Path, fakes: F
         echo.close()
     assert code == 0
     assert elapsed < 1.0
+
+
+@pytest.mark.asyncio
+async def test_sigterm_during_a_stuck_publish_exits_within_a_second(tmp_path: Path, fakes: Fakes) -> None:
+    """Issue 15: a provider call blocked in its thread (here a webhook that accepts and
+    never answers) held SIGTERM until its timeout ran out: 13.4 s in the field. The
+    blocking call is abandoned now, not waited out."""
+    connected = asyncio.Event()
+    held: list[asyncio.StreamWriter] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+        connected.set()
+        await reader.read(65536)  # the request; the reply never comes
+
+    hook = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    hook_port = hook.sockets[0].getsockname()[1]
+    echo, echo_port = await _echo_server()
+    extra: dict[str, object] = {
+        "dns": "webhook", "id": f"http://127.0.0.1:{hook_port}/ddns", "domain": "example.com", "sub_domain": "mc",
+    }
+    proc = await _start_cli(tmp_path, fakes, free_port(), echo_port, extra)
+    try:
+        await _read_until(proc, "获取到映射地址： 198.51.100.7:61001")
+        await asyncio.wait_for(connected.wait(), 10)  # the publish is in flight, blocked
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 5)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        for writer in held:
+            writer.close()
+        hook.close()
+        echo.close()
+    assert code == 0
+    assert elapsed < 1.0, f"{elapsed:.2f}s"
 
 
 @pytest.mark.asyncio

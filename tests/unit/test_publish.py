@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -263,3 +265,82 @@ async def test_a_bug_of_ours_does_not_stop_the_next_mapping() -> None:
     finally:
         await publisher.aclose()
     assert provider.calls == 2 and len(provider.synced) == 1
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return False
+    return state != "Z"
+
+
+async def _wait_dead(pid: int, timeout: float = 5.0) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while _alive(pid):
+        if loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.02)  # another process's state: polling is the only signal
+    return True
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+@pytest.mark.parametrize("ending", ["timeout", "shutdown"])
+async def test_on_change_is_killed_with_its_whole_process_group(tmp_path: Path, ending: str) -> None:
+    """Issue 15: only the hook itself was killed; what it had started was orphaned."""
+    child_pid = tmp_path / "child.pid"
+    hook = tmp_path / "hook.sh"
+    hook.write_text(f"#!/bin/sh\nsleep 30 &\necho $! > {child_pid}\nwait\n")
+    hook.chmod(0o755)
+    publisher = Publisher(config(str(hook), dns=DnsSettings()), hook_timeout=0.5 if ending == "timeout" else 30)
+    pid: int | None = None
+    try:
+        publisher.submit(mapping(1))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while not child_pid.exists() or not child_pid.read_text().strip():
+            assert loop.time() < deadline, "the hook did not start its child"
+            await asyncio.sleep(0.02)  # a file written by another process
+        pid = int(child_pid.read_text())
+        assert _alive(pid)
+        if ending == "timeout":
+            await wait_idle(publisher)
+        else:
+            await publisher.aclose()
+        assert await _wait_dead(pid), "the hook's child outlived it"
+    finally:
+        await publisher.aclose()
+        if pid is not None and _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+class RetryAfterProvider(ScriptedProvider):
+    """Answers the first sync like a 429 with ``Retry-After``; records when each sync came."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__()
+        self.retry_after = retry_after
+        self.times: list[float] = []
+
+    async def sync(self, records: Sequence[Record]) -> int:
+        self.times.append(asyncio.get_running_loop().time())
+        if len(self.times) == 1:
+            raise RateLimited("dns.rate_limited", provider="scripted", detail="HTTP 429", retry_after=self.retry_after)
+        return await super().sync(records)
+
+
+@pytest.mark.asyncio
+async def test_retry_after_is_honoured() -> None:
+    """Issue 15: after a 429 with Retry-After: 5 the retries came after 1.7 s and 3.7 s."""
+    provider = RetryAfterProvider(5.0)
+    publisher = Publisher(config(), provider=provider, retry=FAST)
+    try:
+        publisher.submit(mapping(1000))
+        await wait_idle(publisher)
+    finally:
+        await publisher.aclose()
+    assert len(provider.times) == 2 and len(provider.synced) == 1
+    assert provider.times[1] - provider.times[0] >= 5.0

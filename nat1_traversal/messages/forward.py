@@ -64,7 +64,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Raised the open file limit (RLIMIT_NOFILE) from {old} to {new} to fit the forwarded connections",
     ),
     "forward.fd_caps_lowered": (
-        "可打开文件数上限只有 {soft}（硬上限 {hard}），不够 {wanted} 个{what}：上限降为 {cap}。"
+        "可打开文件数上限只有 {soft}（硬上限 {hard}），不够 {wanted} 个 {what}：上限降为 {cap}。"
         "可用 ulimit -n 或 systemd 的 LimitNOFILE= 提高",
         "The open file limit is only {soft} (hard limit {hard}), not enough for {wanted} {what}: the limit is "
         "lowered to {cap}. Raise it with ulimit -n or systemd's LimitNOFILE=",

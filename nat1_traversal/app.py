@@ -29,6 +29,7 @@ from nat1_traversal.keeper.udp import UdpPath, filtering_hint
 from nat1_traversal.model import Endpoint, Mapping
 from nat1_traversal.net import cancel_and_wait, family_of, is_dual_stack, is_fatal_bind_error, loopback_of, reuse_socket
 from nat1_traversal.notify import Notifier, notifier_for
+from nat1_traversal.status.reporter import ServiceReporter, StatusSurface
 from nat1_traversal.watch import Probe, ServiceWatch
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class Service:
         timing: KeeperTiming | None = None,
         publisher: Submitter | None = None,
         probe: Probe | None = None,
+        reporter: ServiceReporter | None = None,
     ) -> None:
         if config.local is None:
             raise UsageError("keeper.no_local")
@@ -76,6 +78,7 @@ class Service:
         self.keeper: Keeper | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._notifier: Notifier | None = None
+        self.reporter = reporter  # the status page (SPEC section 12); None = not reported
 
     async def start(self) -> None:
         """Bind what must be bound now (forward mode) and build the keeper."""
@@ -84,7 +87,11 @@ class Service:
             from nat1_traversal.publish import Publisher
 
             self._notifier = notifier_for(config)  # None without "notify"
-            self._publisher = Publisher(config, after_publish=self._notifier.submit if self._notifier else None)
+            self._publisher = Publisher(
+                config,
+                after_publish=self._notifier.submit if self._notifier else None,
+                on_result=self.reporter.publish_result if self.reporter else None,
+            )
         family = family_of(self.local)
         dual_stack = is_dual_stack(self.local)
         if config.type != "udp":
@@ -125,10 +132,13 @@ class Service:
             timing=self.timing,
             before_mapping=self._before_mapping,
             filtering=filtering,
+            on_state=self.reporter.state if self.reporter else None,
         )
 
     def _submit(self, mapping: Mapping) -> None:
         assert self._publisher is not None
+        if self.reporter is not None:
+            self.reporter.mapping(mapping)
         if self.config.type == "mcbe" and isinstance(self.forwarder, UdpForwarder):
             self.forwarder.set_advertised_port(mapping.outer.port)  # Bedrock pongs name the public port
         self._publisher.submit(mapping)
@@ -225,9 +235,13 @@ async def run_service(
     stop = stop or asyncio.Event()
     remove_signals = _install_signals(loop, stop)
     service = service or Service(config, timing=timing)
+    status = StatusSurface(config)
+    if service.reporter is None:
+        service.reporter = status.add_service(config)
     keeper_task: asyncio.Task[None] | None = None
     stop_task = asyncio.create_task(stop.wait(), name="nat1-stop")
     try:
+        await status.start()
         await service.start()
         keeper_task = asyncio.create_task(service.run(), name="nat1-keeper")
         await asyncio.wait({keeper_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -235,7 +249,11 @@ async def run_service(
             keeper_task.result()  # raises what ended the keeper (e.g. NatUnusable)
             raise Nat1Error("keeper.stopped_unexpectedly")
         return 0
+    except Nat1Error as exc:
+        service.reporter.state("failed", str(exc))
+        raise
     finally:
+        await status.aclose()
         await cancel_and_wait(stop_task, SHUTDOWN_BUDGET / 2)
         await cancel_and_wait(keeper_task, SHUTDOWN_BUDGET / 2)
         try:

@@ -48,10 +48,12 @@ class Publisher:
         retry: Backoff = PUBLISH_BACKOFF,
         hook_timeout: float = HOOK_TIMEOUT,
         after_publish: Callable[[Mapping], None] | None = None,
+        on_result: Callable[[str | None], None] | None = None,
     ) -> None:
         self.config = config
         # Called once per mapping when DNS has been tried (SPEC section 15: the notifier).
         self.after_publish = after_publish
+        self.on_result = on_result  # the status page's hook: None = published, else the error
         # Creating the provider imports its SDK now, so a missing package is reported at start.
         self.provider = provider if provider is not None else create_provider(config.dns)
         self.retry = retry
@@ -113,6 +115,8 @@ class Publisher:
                 if failures == 0:
                     self._tried(mapping)
                 failures += 1
+                if self.on_result is not None:
+                    self.on_result(str(exc))
                 if self.retry.gives_up(failures):
                     raise
                 delay = self.retry.delay(failures, self._rng)
@@ -133,6 +137,8 @@ class Publisher:
             log.info(t("dns.published" if writes else "dns.unchanged", **fields))
             if failures == 0:
                 self._tried(mapping)
+            if self.on_result is not None:
+                self.on_result(None)
             return
 
     def _tried(self, mapping: Mapping) -> None:

@@ -30,6 +30,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Literal
 
 from nat1_traversal.errors import Nat1Error, NetworkError, ProtocolError
 from nat1_traversal.i18n import t
@@ -61,6 +62,7 @@ class Keeper:
         before_mapping: Callable[[], Awaitable[None]] | None = None,
         filtering: FilteringTest | None = None,
         rng: random.Random | None = None,
+        on_state: Callable[[Literal["mapped", "retrying"], str | None], None] | None = None,
     ) -> None:
         self._path = path
         self._acquirer = Acquirer(path, ServerList(servers, policy="stable"))
@@ -80,6 +82,7 @@ class Keeper:
         self._held_confirmed = False
         self._held_back: Mapping | None = None
         self.flaps = 0
+        self._on_state = on_state  # the status page's hook: "mapped" / "retrying" with the error
 
     @property
     def current(self) -> Mapping | None:
@@ -111,6 +114,8 @@ class Keeper:
                 self._judge_filtering()
                 self._nat_checked = True
             self._offer(mapping)
+            if self._on_state is not None:
+                self._on_state("mapped", None)
             self.acquired.set()
             result = await self._path.hold(mapping, self._recheck, self._alive)
             self._count_flap(result.reason)
@@ -149,6 +154,8 @@ class Keeper:
 
     async def _failed(self, exc: Nat1Error) -> None:
         self.failures += 1
+        if self._on_state is not None:
+            self._on_state("retrying", str(exc))
         delay = self._timing.backoff.delay(self.failures, self._rng)
         if self.failures == 1:
             log.warning(t("keeper.retrying", error=exc, delay=delay))

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 MAX_CONNECTIONS = 32
 WRITE_TIMEOUT = 5.0
-CLOSE_TIMEOUT = 0.3
+CLOSE_TIMEOUT = 0.2
 ROUTES = ("/", "/api/status", "/metrics")
 
 

@@ -233,6 +233,7 @@ async def _start_cli(
         "stun_udp": [f"{h}:{p}" for h, p in (s.addr for s in fakes.stun_udp)],
         "keepalive_tcp": [f"{h}:{p}" for h, p in (s.addr for s in fakes.http)],
         "keepalive_interval": 1,
+        "status": False,
         **(extra or {}),
     }
     path = tmp_path / "config.json"

@@ -155,6 +155,7 @@ def write_config(tmp_path: Path, service_type: str, stun: list[str] | None = Non
         "keepalive_tcp": [f"{STUN_IPS[0]}:80"],
         "keepalive_interval": KEEPALIVE_INTERVAL,
         "on_change": str(hook),
+        "status": False,
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))

@@ -39,6 +39,7 @@ class Fakes:
             "stun_udp": tuple(hp(s.addr) for s in self.stun_udp),
             "keepalive_tcp": tuple(hp(h.addr) for h in self.http),
             "keepalive_interval": FAST.keepalive_interval,
+            "status": None,  # no status server unless a test asks for one on its own port
         }
         base.update(fields)
         return Config(**base)  # type: ignore[arg-type]

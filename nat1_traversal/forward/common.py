@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import socket
@@ -27,6 +28,21 @@ def show(addr: object) -> str:
             host = host[7:]
         return f"[{host}]:{addr[1]}" if ":" in host else f"{host}:{addr[1]}"
     return str(addr)
+
+
+def source_of(addr: object) -> str:
+    """What the per-source limits count by: the client's IPv4 address (also when
+    IPv4-mapped), or its IPv6 /64, the block one home line gets (one user holds
+    countless addresses in it)."""
+    host = str(addr[0]) if isinstance(addr, tuple) and addr else str(addr)
+    if ":" not in host:
+        return host
+    if host.startswith("::ffff:") and "." in host:
+        return host[7:]
+    try:
+        return str(ipaddress.IPv6Network((host.split("%", 1)[0], 64), strict=False))
+    except ValueError:
+        return host
 
 
 def local_port(sockname: object) -> int | str:

@@ -54,7 +54,7 @@ from typing import Literal
 
 from nat1_traversal.errors import NetworkError
 from nat1_traversal.forward import limits
-from nat1_traversal.forward.common import Throttle, bind_reuse, show
+from nat1_traversal.forward.common import Throttle, bind_reuse, show, source_of
 from nat1_traversal.forward.splice import splice_available
 from nat1_traversal.forward.tcp_pair import Pair, SharedBuffer, transports_copy_writes
 from nat1_traversal.i18n import t
@@ -199,7 +199,7 @@ class TcpForwarder:
         self._pause_log(error=exc.strerror or exc, delay=ACCEPT_PAUSE, connections=len(self._pairs))
 
     def _accepted(self, conn: socket.socket, addr: object) -> None:
-        source = _source_of(addr)
+        source = source_of(addr)
         if len(self._pairs) >= self.max_connections:
             self._cap_log(limit=self.max_connections, client=show(addr))
             _refuse(conn)
@@ -224,7 +224,7 @@ class TcpForwarder:
         if pair not in self._pairs:
             return False
         self._pairs.remove(pair)
-        source = _source_of(pair.client_addr)
+        source = source_of(pair.client_addr)
         held = self._per_source.get(source, 0) - 1
         if held > 0:
             self._per_source[source] = held
@@ -254,14 +254,6 @@ class TcpForwarder:
             throttle.flush(force=True)
         limits.release(self._reserved)
         self._reserved = 0
-
-
-def _source_of(addr: object) -> str:
-    """The client's address without its port (IPv4-mapped IPv6 as IPv4)."""
-    if isinstance(addr, tuple) and addr:
-        host = str(addr[0])
-        return host[7:] if host.startswith("::ffff:") and "." in host else host
-    return str(addr)
 
 
 def _refuse(conn: socket.socket) -> None:

@@ -56,7 +56,7 @@ from typing import Literal
 from nat1_traversal.errors import NetworkError
 from nat1_traversal.forward import limits
 from nat1_traversal.forward.bedrock import rewrite_pong
-from nat1_traversal.forward.common import Throttle, local_port, show
+from nat1_traversal.forward.common import Throttle, local_port, show, source_of
 from nat1_traversal.forward.udp_session import (
     BATCH,
     DATAGRAM_BUFFER_SIZE,
@@ -275,7 +275,7 @@ class UdpForwarder:
         if len(self.sessions_by_addr) >= self.max_sessions:
             self._cap_log(limit=self.max_sessions, client=show(addr))
             return None
-        session_source = _source_of(addr[0])
+        session_source = source_of(addr)
         held = self._per_source.get(session_source, 0)
         if held >= self.max_per_source:
             self._source_log(limit=self.max_per_source, source=session_source, client=show(addr))
@@ -354,11 +354,6 @@ class UdpForwarder:
                 idle.append(session)
         for session in idle:
             self._close_session(session)
-
-
-def _source_of(host: str) -> str:
-    """The per-source key: the address (IPv4-mapped IPv6 as IPv4)."""
-    return host[7:] if host.startswith("::ffff:") and "." in host else host
 
 
 def _use_thread(choice: Relay, loop: asyncio.AbstractEventLoop) -> bool:

@@ -31,7 +31,7 @@ class Session:
 
     def __init__(self, addr: Address, sock: socket.socket, now: float) -> None:
         self.addr = addr
-        self.source = addr[0]  # the per-source limit counts by address, not port
+        self.source = addr[0]  # what the per-source limit counts by (common.source_of)
         self.sock = sock
         self.send = sock.sendto  # bound once: one lookup less per datagram
         self.started = self.last = now

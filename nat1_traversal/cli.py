@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from nat1_traversal import __version__, i18n
 from nat1_traversal.addr import AddressError, parse_local, parse_remote
@@ -26,6 +26,9 @@ from nat1_traversal.errors import ConfigError, Nat1Error, UsageError
 from nat1_traversal.i18n import t
 from nat1_traversal.log import install_debug_signals, register_secrets, setup_logging, url_secrets
 from nat1_traversal.model import Endpoint
+
+if TYPE_CHECKING:
+    from nat1_traversal.resolver import DohLookups
 
 log = logging.getLogger("nat1_traversal.cli")
 
@@ -174,10 +177,21 @@ def _load(options: Options, *, required: bool) -> Config:
             print(t("config.not_created"))
             raise _Finished(2)
     config, warnings = load_config(path)
-    register_secrets([config.dns.token, config.status_token, *url_secrets(config.dns.id)])
+    register_secrets([config.dns.token, config.status_token, *url_secrets(config.dns.id),
+                      *url_secrets(config.resolver)])
     for warning in warnings:
         log.warning(warning)
     return config
+
+
+def _use_resolver(config: Config) -> DohLookups | None:
+    """SPEC section 15 ``resolver``: server names over DNS over HTTPS, unless "system"."""
+    from nat1_traversal.net import set_name_lookup
+    from nat1_traversal.resolver import lookups_for
+
+    lookups = lookups_for(config.resolver)
+    set_name_lookup(lookups.addresses if lookups is not None else None)
+    return lookups
 
 
 def _ask(prompt: str) -> str:
@@ -217,8 +231,11 @@ def _dispatch(options: Options) -> int:
         return 0
     if options.query_kind is not None:
         from nat1_traversal.query import run_query
+        from nat1_traversal.resolver import DohResolver
 
-        return _run(run_query(options.query_kind, options.query_target))
+        lookups = _use_resolver(_load(options, required=False))
+        doh = DohResolver(lookups) if lookups is not None else None
+        return _run(run_query(options.query_kind, options.query_target, resolver=doh))
     if options.status:
         from nat1_traversal.status.client import run_status_query
 
@@ -227,8 +244,10 @@ def _dispatch(options: Options) -> int:
         from nat1_traversal.nat_type import run_nat_type_test
 
         config = _load(options, required=False)
+        _use_resolver(config)
         return _run(run_nat_type_test(config, options.local))
     config = apply_overrides(_load(options, required=True), options)
+    _use_resolver(config)
     if config.local is None:
         raise ConfigError("config.invalid", problems=[t("config.no_local")], path=str(options.config))
     if config.proxy_protocol is not None and config.remote is None:

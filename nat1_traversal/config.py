@@ -78,6 +78,8 @@ class Config:
     # Notifications (SPEC section 15): Apprise URLs (secrets) and the message template (None = default).
     notify: tuple[Secret, ...] = ()
     notify_template: str | None = None
+    # Name lookups of STUN/keepalive servers and -q (SPEC section 15): "system" or a DoH URL.
+    resolver: str = "system"
 
     @property
     def proto(self) -> Proto:
@@ -100,7 +102,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "keepalive_interval", "on_change", "max_connections", "idle_timeout", "status", "status_token",
     "max_connections_per_source",
     "upnp", "upnp_gateway",
-    "notify", "notify_template",
+    "notify", "notify_template", "resolver",
 )
 TSIG_ALGORITHMS: tuple[str, ...] = (
     "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",

@@ -186,7 +186,7 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
         check.problems.extend(_dns_problems(dns))
     config = _with_status_keys(config, data, check, warnings)
     config = _with_upnp_keys(config, data, check)
-    config = _with_notify_keys(config, data, check)
+    config = _with_section15_keys(config, data, check)
     if check.problems:
         raise ConfigError("config.invalid", problems=check.problems, path=source)
     return config, warnings
@@ -209,12 +209,19 @@ def _with_status_keys(config: Config, data: dict[str, Any], check: _Checker, war
     return replace(config, status=keys.address, status_token=keys.token)
 
 
-def _with_notify_keys(config: Config, data: dict[str, Any], check: _Checker) -> Config:
+def _with_section15_keys(config: Config, data: dict[str, Any], check: _Checker) -> Config:
     from nat1_traversal.notify.settings import parse_notify_keys
 
     keys = parse_notify_keys(data.get("notify"), data.get("notify_template"))
     check.problems.extend(keys.problems)
-    return replace(config, notify=keys.urls, notify_template=keys.template)
+    from nat1_traversal.resolver import SYSTEM, resolver_problem
+
+    resolver = data.get("resolver")
+    problem = resolver_problem(resolver)
+    if problem is not None:
+        check.problems.append(problem)
+    chosen = resolver.strip() if isinstance(resolver, str) and problem is None else SYSTEM
+    return replace(config, notify=keys.urls, notify_template=keys.template, resolver=chosen)
 
 
 def _dns_problems(dns: DnsSettings) -> list[str]:

@@ -20,14 +20,39 @@ import asyncio
 import errno
 import ipaddress
 import socket
-from typing import Literal
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 from nat1_traversal.errors import NetTimeout, NetworkError
-from nat1_traversal.model import Endpoint, HostPort
+from nat1_traversal.model import Endpoint, HostPort, IPAddress
 
 SocketKind = Literal["tcp", "udp"]
 
 _SOCK_TYPE: dict[str, int] = {"tcp": socket.SOCK_STREAM, "udp": socket.SOCK_DGRAM}
+
+# SPEC section 15 ``resolver``: who looks up the names of STUN and keepalive servers.
+# None = the system (``loop.getaddrinfo``); the CLI installs DNS over HTTPS
+# (``resolver.DohLookups.addresses``) with ``set_name_lookup``.
+NameLookup = Callable[[str, int], Awaitable[list[IPAddress]]]  # (host, AF_INET|AF_INET6) -> addresses
+_name_lookup: NameLookup | None = None
+
+
+def set_name_lookup(lookup: NameLookup | None) -> None:
+    global _name_lookup
+    _name_lookup = lookup
+
+
+async def _getaddrinfo(host: str, port: int, family: int, sock_type: int) -> list[tuple[Any, ...]]:
+    """``loop.getaddrinfo``, or the installed name lookup in the same shape."""
+    if _name_lookup is None:
+        return await asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=sock_type)
+    families = [socket.AF_INET, socket.AF_INET6] if family == socket.AF_UNSPEC else [family]
+    infos: list[tuple[Any, ...]] = []
+    for wanted in families:
+        for ip in await _name_lookup(host, wanted):
+            sockaddr = (str(ip), port) if ip.version == 4 else (str(ip), port, 0, 0)
+            infos.append((socket.AF_INET if ip.version == 4 else socket.AF_INET6, sock_type, 0, "", sockaddr))
+    return infos
 
 
 def family_of(endpoint: Endpoint) -> int:
@@ -93,9 +118,8 @@ async def resolve(target: HostPort, kind: SocketKind, family: int = socket.AF_IN
         if (literal.version == 6) != (family == socket.AF_INET6):
             raise NetworkError("stun.resolve_failed", host=target.host, error="address family")
         return (str(literal), target.port)
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(target.host, target.port, family=family, type=_SOCK_TYPE[kind])
+        infos = await _getaddrinfo(target.host, target.port, family, _SOCK_TYPE[kind])
     except (OSError, UnicodeError) as exc:
         raise NetworkError("stun.resolve_failed", host=target.host, error=exc) from exc
     for _family, _type, _proto, _canon, sockaddr in infos:
@@ -181,9 +205,8 @@ async def resolve_dual_stack(target: HostPort, kind: SocketKind) -> tuple[str, i
     if literal is not None:
         host = v4_mapped(str(literal)) if literal.version == 4 else str(literal)
         return (host, target.port)
-    loop = asyncio.get_running_loop()
     try:
-        infos = await loop.getaddrinfo(target.host, target.port, family=socket.AF_UNSPEC, type=_SOCK_TYPE[kind])
+        infos = await _getaddrinfo(target.host, target.port, socket.AF_UNSPEC, _SOCK_TYPE[kind])
     except (OSError, UnicodeError) as exc:
         raise NetworkError("stun.resolve_failed", host=target.host, error=exc) from exc
     v4 = [info[4] for info in infos if info[0] == socket.AF_INET]

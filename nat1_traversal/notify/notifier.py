@@ -6,10 +6,9 @@ capped exponential backoff and jitter, until each has taken it. A newer mapping
 cancels the older one's task (the newest mapping wins); an equal one is ignored, so
 each URL gets one message per mapping.
 
-Apprise blocks (``requests``), so every send runs in a thread. Those threads are
-daemon threads started here rather than ``asyncio.to_thread``: ``asyncio.run`` waits
-for the default executor's threads at exit, and a stuck webhook (Apprise's own
-timeouts are 4 s + 4 s) would then hold a SIGTERM past its one-second budget.
+Apprise blocks (``requests``), so every send runs in a daemon thread
+(``threads.in_daemon_thread``, not ``asyncio.to_thread``): a stuck webhook (Apprise's
+own timeouts are 4 s + 4 s) must not hold a SIGTERM past its one-second budget.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from nat1_traversal.i18n import t
 from nat1_traversal.log import register_secrets
 from nat1_traversal.model import Mapping, Secret
 from nat1_traversal.notify.settings import notify_secrets
+from nat1_traversal.threads import in_daemon_thread
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class Notifier:
 
     async def _send(self, index: int, title: str, body: str) -> tuple[bool, str]:
         try:
-            return await in_daemon_thread(lambda: self.transport.send(index, title, body))
+            return await in_daemon_thread(lambda: self.transport.send(index, title, body), name="nat1-notify")
         except Exception as exc:  # a transport bug is a failed send, retried like one
             log.debug("notify transport failed", exc_info=True)
             return False, f"{type(exc).__name__}: {exc}"

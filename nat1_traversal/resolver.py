@@ -19,7 +19,7 @@ fake-IP answers. A name that does not exist is an answer, not a failure: no fall
 Two seams use it: ``net.set_name_lookup`` (STUN and keepalive servers) and the
 ``resolver`` argument of ``query.run_query`` (``-q``), which takes ``DohResolver``,
 a dnspython resolver whose ``resolve`` asks the DoH server. Blocking ``requests``
-calls run in daemon threads (``threads.in_daemon_thread``).
+calls run in daemon threads (``blocking.in_daemon_thread``).
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ import dns.rdatatype
 import dns.resolver
 import dns.rrset
 
+from nat1_traversal.blocking import in_daemon_thread
 from nat1_traversal.i18n import t
 from nat1_traversal.model import IPAddress
-from nat1_traversal.threads import in_daemon_thread
 
 log = logging.getLogger(__name__)
 

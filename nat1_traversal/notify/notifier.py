@@ -7,7 +7,7 @@ cancels the older one's task (the newest mapping wins); an equal one is ignored,
 each URL gets one message per mapping.
 
 Apprise blocks (``requests``), so every send runs in a daemon thread
-(``threads.in_daemon_thread``, not ``asyncio.to_thread``): a stuck webhook (Apprise's
+(``blocking.in_daemon_thread``, not ``asyncio.to_thread``): a stuck webhook (Apprise's
 own timeouts are 4 s + 4 s) must not hold a SIGTERM past its one-second budget.
 """
 
@@ -28,7 +28,6 @@ from nat1_traversal.i18n import t
 from nat1_traversal.log import register_secrets
 from nat1_traversal.model import Mapping, Secret
 from nat1_traversal.notify.settings import notify_secrets
-from nat1_traversal.threads import in_daemon_thread
 
 log = logging.getLogger(__name__)
 

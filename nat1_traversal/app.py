@@ -2,7 +2,7 @@
 
 ``run_service`` is what the CLI runs inside ``asyncio.run``. It refuses the
 combinations that cannot work, starts the forwarder (forward mode) or checks that
-the port can be shared (shared-port mode), runs the keeper until SIGTERM/SIGINT,
+the port can be shared (shared-port mode), runs the keeper until SIGTERM/SIGINT/SIGHUP,
 then stops everything within a second. A second signal exits at once.
 """
 
@@ -192,7 +192,11 @@ def _limits(config: Config, cap_name: str) -> dict[str, Any]:
 
 
 def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Callable[[], None]:
-    """SIGINT/SIGTERM: the first asks for a clean stop, the second exits at once."""
+    """SIGINT/SIGTERM/SIGHUP: the first asks for a clean stop, the second exits at once.
+
+    SIGHUP (the terminal went away) used to kill the process with 129 and no cleanup.
+    When it is ignored already (``nohup``), it stays ignored: that is what was asked.
+    """
     installed: list[int] = []
 
     def on_signal(signum: int) -> None:
@@ -203,7 +207,11 @@ def _install_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Ca
         log.info(t("keeper.stopping"))
         stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    signums = [signal.SIGINT, signal.SIGTERM]
+    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
+    if hangup is not None and signal.getsignal(hangup) is not signal.SIG_IGN:
+        signums.append(hangup)
+    for signum in signums:
         try:
             loop.add_signal_handler(signum, on_signal, int(signum))
         except (NotImplementedError, RuntimeError, ValueError):  # Windows / not the main thread

@@ -273,7 +273,7 @@ async def _read_until(proc: asyncio.subprocess.Process, needle: str, timeout: fl
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 async def test_cli_signal_stops_cleanly_within_a_second(tmp_path: Path, fakes: Fakes, signum: int) -> None:
     echo, echo_port = await _echo_server()
     proc = await _start_cli(tmp_path, fakes, free_port(), echo_port)

@@ -162,10 +162,10 @@ def apply_overrides(config: Config, options: Options) -> Config:
 
 def _load(options: Options, *, required: bool) -> Config:
     """Load the config file; when not required a missing file means defaults."""
-    from nat1_traversal.config_load import load_config, write_default_config
+    from nat1_traversal.config_load import config_exists, load_config, write_default_config
 
     path = options.config
-    if not path.exists():
+    if not config_exists(path):
         if not required and not options.config_given:
             return Config()
         if required and sys.stdin is not None and sys.stdin.isatty():
@@ -192,6 +192,20 @@ def _use_resolver(config: Config) -> DohLookups | None:
     lookups = lookups_for(config.resolver)
     set_name_lookup(lookups.addresses if lookups is not None else None)
     return lookups
+
+
+def _check_service(config: Config, options: Options) -> None:
+    """No local address, or a forward target that cannot work: refused before anything starts."""
+    from nat1_traversal.config_load import shown_path, topology_problems
+
+    if config.local is None:
+        raise ConfigError("config.invalid", problems=[t("config.no_local")], path=shown_path(options.config))
+    problems = topology_problems(config)
+    if not problems:
+        return
+    if options.local is not None or options.remote is not None:  # (part of) it came from -l/-r
+        raise UsageError("cli.bad_topology", detail=problems[0])
+    raise ConfigError("config.invalid", problems=problems, path=shown_path(options.config))
 
 
 def _ask(prompt: str) -> str:
@@ -247,9 +261,8 @@ def _dispatch(options: Options) -> int:
         _use_resolver(config)
         return _run(run_nat_type_test(config, options.local))
     config = apply_overrides(_load(options, required=True), options)
+    _check_service(config, options)
     _use_resolver(config)
-    if config.local is None:
-        raise ConfigError("config.invalid", problems=[t("config.no_local")], path=str(options.config))
     if config.proxy_protocol is not None and config.remote is None:
         log.warning(t("config.proxy_ignored"))
     from nat1_traversal.app import run_service

@@ -104,6 +104,16 @@ KNOWN_KEYS: tuple[str, ...] = (
     "upnp", "upnp_gateway",
     "notify", "notify_template", "resolver",
 )
+# The range of every number in config.json, inclusive (README's config table lists them).
+# NaN and Infinity are never accepted. A number key without an entry gets 0..NUMBER_CAP.
+NUMBER_RANGES: dict[str, tuple[float, float]] = {
+    "keepalive_interval": (1, 3600),  # seconds; NATs forget an idle mapping after 30-300 s
+    "idle_timeout": (1, 604800),  # seconds (7 days)
+    "ttl": (1, 86400),  # seconds (1 day; Cloudflare's maximum)
+    "max_connections": (1, 65535),  # TCP connections / UDP sessions at once
+    "max_connections_per_source": (1, 65535),
+}
+NUMBER_CAP = 1_000_000_000
 TSIG_ALGORITHMS: tuple[str, ...] = (
     "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",
 )

@@ -7,9 +7,13 @@ exist (``write_default_config``), atomically and never over an existing file.
 from __future__ import annotations
 
 import contextlib
+import errno
+import ipaddress
 import json
 import logging
+import math
 import os
+import socket
 import stat
 import sys
 import tempfile
@@ -23,6 +27,8 @@ from nat1_traversal.command import split_command
 from nat1_traversal.config import (
     DEFAULT_CONFIG_TEXT,
     KNOWN_KEYS,
+    NUMBER_CAP,
+    NUMBER_RANGES,
     TSIG_ALGORITHMS,
     Config,
     DnsSettings,
@@ -32,7 +38,7 @@ from nat1_traversal.config import (
 from nat1_traversal.dns import provider_kinds
 from nat1_traversal.errors import ConfigError
 from nat1_traversal.i18n import t
-from nat1_traversal.model import Endpoint, HostPort, Secret
+from nat1_traversal.model import Endpoint, HostPort, IPAddress, Secret
 from nat1_traversal.servers import DEFAULT_KEEPALIVE_TCP, DEFAULT_STUN_TCP, DEFAULT_STUN_UDP, STUN_PORT
 
 log = logging.getLogger(__name__)
@@ -51,6 +57,25 @@ def decode_config_bytes(raw: bytes) -> str:
         return raw.decode("gbk")  # may raise; the caller reports it
 
 
+def show_value(value: object, limit: int = 60) -> str:
+    """A config value as JSON for a message: short, and never an error of its own."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (ValueError, TypeError, RecursionError):
+        text = type(value).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown_path(path: Path | str, limit: int = 120) -> str:
+    """A path for a message: a 5,000-character ``-c`` argument is cut in the middle."""
+    text = str(path)
+    return text if len(text) <= limit else text[: limit // 2] + "…" + text[-(limit // 3) :]
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
 class _Checker:
     """Collects problems field by field so that all of them are reported together."""
 
@@ -66,8 +91,7 @@ class _Checker:
         if value is None:
             return default
         if not isinstance(value, str) or value not in allowed:
-            self.problem("config.bad_choice", field=name, value=json.dumps(value, ensure_ascii=False),
-                         allowed=", ".join(allowed))
+            self.problem("config.bad_choice", field=name, value=show_value(value), allowed=", ".join(allowed))
             return default
         return value
 
@@ -81,14 +105,17 @@ class _Checker:
         value = value.strip()
         return value or None
 
-    def number(self, name: str, *, default: float | None, minimum: float, integer: bool) -> float | None:
+    def number(self, name: str, *, default: float | None, minimum: float, integer: bool,
+               maximum: float | None = None) -> float | None:
+        """A finite number in ``NUMBER_RANGES[name]`` (``minimum``/``maximum`` when not listed)."""
         value = self.data.get(name, default)
         if value is None:
             return default
+        low, high = NUMBER_RANGES.get(name, (minimum, maximum if maximum is not None else NUMBER_CAP))
         ok = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not ok or value < minimum:
+        if isinstance(value, bool) or not ok or not math.isfinite(value) or not low <= value <= high:
             key = "config.bad_int" if integer else "config.bad_number"
-            self.problem(key, field=name, value=json.dumps(value), minimum=minimum)
+            self.problem(key, field=name, value=show_value(value), minimum=_num(low), maximum=_num(high))
             return default
         return float(value)
 
@@ -140,7 +167,7 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
     per_source = check.number("max_connections_per_source", default=None, minimum=1, integer=True)
     proxy = data.get("proxy_protocol")
     if proxy is not None and proxy not in PROXY_PROTOCOLS:
-        check.problem("config.bad_choice", field="proxy_protocol", value=json.dumps(proxy, ensure_ascii=False),
+        check.problem("config.bad_choice", field="proxy_protocol", value=show_value(proxy),
                       allowed="null, " + ", ".join(PROXY_PROTOCOLS))
         proxy = None
     algorithm = (check.text("tsig_algorithm") or "hmac-sha256").lower().rstrip(".")
@@ -224,6 +251,47 @@ def _with_section15_keys(config: Config, data: dict[str, Any], check: _Checker) 
     return replace(config, notify=keys.urls, notify_template=keys.template, resolver=chosen)
 
 
+def topology_problems(config: Config) -> list[str]:
+    """Forward targets that cannot work: ``0.0.0.0``/``::``, or our own listener (a self-loop).
+
+    Checked on the final config (after ``-l``/``-r``). The listener at ``local`` takes
+    ``remote`` when the ports match and ``local`` is that very address, or is ``0.0.0.0``
+    (every IPv4 address of this host) or ``[::]`` (every address: dual stack).
+    """
+    local, remote = config.local, config.remote
+    if remote is None:
+        return []
+    target = _unmapped(remote.ip)
+    if target.is_unspecified:
+        return [t("config.remote_unspecified", remote=str(remote))]
+    if local is None or local.port != remote.port:
+        return []
+    listen = _unmapped(local.ip)
+    if listen == target or (listen.is_unspecified and (listen.version == 6 or target.version == 4)
+                            and is_own_address(target)):
+        return [t("config.remote_is_local", remote=str(remote), local=str(local))]
+    return []
+
+
+def _unmapped(ip: IPAddress) -> IPAddress:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
+
+
+def is_own_address(ip: IPAddress) -> bool:
+    """Whether ``ip`` belongs to this host: loopback, or it can be bound (no packet is sent)."""
+    if ip.is_loopback:
+        return True
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.bind((str(ip), 0))
+    except OSError:
+        return False
+    return True
+
+
 def _dns_problems(dns: DnsSettings) -> list[str]:
     """Provider-specific checks live with the providers (no SDK is imported)."""
     from nat1_traversal.dns import validate_settings
@@ -231,26 +299,121 @@ def _dns_problems(dns: DnsSettings) -> list[str]:
     return validate_settings(dns)
 
 
+MAX_CONFIG_BYTES = 1 << 20  # 1 MiB: a config is a few hundred bytes
+MAX_DEPTH = 32  # a config is one flat object with a few short lists
+MAX_INT_DIGITS = 100  # no number in a config needs more
+
+
+class _JsonLimit(Exception):
+    """A JSON document over one of the limits above (``key`` names the message)."""
+
+    def __init__(self, key: str, limit: int) -> None:
+        super().__init__(key, limit)
+        self.key = key
+        self.limit = limit
+
+
+def config_exists(path: Path) -> bool:
+    """Whether something is at ``path``; a path that cannot even be looked at is an error."""
+    try:
+        os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except OSError as exc:
+        raise _os_error(path, exc) from None
+    except ValueError:  # an embedded NUL byte
+        raise ConfigError("config.unreadable", path=shown_path(path), error="NUL") from None
+    return True
+
+
+def _os_error(path: Path, exc: OSError) -> ConfigError:
+    if exc.errno == errno.ENAMETOOLONG:
+        return ConfigError("config.path_too_long", length=len(str(path)))
+    return ConfigError("config.unreadable", path=shown_path(path), error=exc.strerror or str(exc))
+
+
+def read_config_bytes(path: Path) -> bytes:
+    """The bytes of a regular file of at most ``MAX_CONFIG_BYTES``; ConfigError otherwise.
+
+    Checked before opening (a FIFO would block the open, a device may act on it) and
+    again on the open descriptor, which is opened non-blocking and read with a cap.
+    """
+    shown = shown_path(path)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ConfigError("config.not_regular", path=shown)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise ConfigError("config.missing", path=shown) from None
+    except OSError as exc:
+        raise _os_error(path, exc) from exc
+    except ValueError:
+        raise ConfigError("config.unreadable", path=shown, error="NUL") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError("config.not_regular", path=shown)
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError("config.too_big", path=shown, limit=MAX_CONFIG_BYTES)
+        try:
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        except OSError as exc:
+            raise _os_error(path, exc) from exc
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError("config.too_big", path=shown, limit=MAX_CONFIG_BYTES)
+    return raw
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise _JsonLimit("config.number_too_long", MAX_INT_DIGITS)
+    return int(text)
+
+
+def _depth(data: object) -> int:
+    """Nesting depth, without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        value, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        if isinstance(value, dict):
+            stack.extend((item, level + 1) for item in value.values())
+        elif isinstance(value, list):
+            stack.extend((item, level + 1) for item in value)
+    return deepest
+
+
+def decode_config_json(text: str, path: Path) -> object:
+    """``json.loads`` with limits: huge integers and deep nesting are config errors."""
+    shown = shown_path(path)
+    try:
+        data = json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as exc:
+        raise ConfigError("config.bad_json", path=shown, line=exc.lineno, column=exc.colno,
+                          error=exc.msg) from None
+    except _JsonLimit as exc:
+        raise ConfigError(exc.key, path=shown, limit=exc.limit) from None
+    except RecursionError:
+        raise ConfigError("config.too_deep", path=shown, limit=MAX_DEPTH) from None
+    if _depth(data) > MAX_DEPTH:
+        raise ConfigError("config.too_deep", path=shown, limit=MAX_DEPTH)
+    return data
+
+
 def load_config(path: Path) -> tuple[Config, list[str]]:
     """Read ``path`` and validate it. Raises ConfigError for every kind of problem."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError("config.missing", path=str(path)) from None
-    except OSError as exc:
-        raise ConfigError("config.unreadable", path=str(path), error=exc.strerror or str(exc)) from exc
+    raw = read_config_bytes(path)
     try:
         text = decode_config_bytes(raw)
     except UnicodeDecodeError:
-        raise ConfigError("config.bad_encoding", path=str(path)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError("config.bad_json", path=str(path), line=exc.lineno, column=exc.colno,
-                          error=exc.msg) from None
-    config, warnings = parse_config(data, source=str(path))
+        raise ConfigError("config.bad_encoding", path=shown_path(path)) from None
+    data = decode_config_json(text, path)
+    config, warnings = parse_config(data, source=shown_path(path))
     if (config.dns.token is not None or config.notify) and _readable_by_others(path):
-        warnings.append(t("config.world_readable", path=str(path)))
+        warnings.append(t("config.world_readable", path=shown_path(path)))
     return config, warnings
 
 

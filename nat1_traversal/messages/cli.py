@@ -71,6 +71,7 @@ Examples:
         "{first} 与 {second} 不能同时使用",
         "{first} and {second} cannot be used together",
     ),
+    "cli.bad_topology": ("{detail}", "{detail}"),
     "cli.bad_address": ("{option}：{detail}", "{option}: {detail}"),
     "cli.addr.bad_port": (
         "地址 \"{text}\" 中的端口无效（应为 1-65535）",

@@ -119,12 +119,19 @@ class AliDnsProvider(ZoneProvider[str, str]):
         return self.zone_name
 
     async def list_records(self, zone: str, wanted: Record) -> list[RemoteRecord[str]]:
+        return await self._list(zone, wanted, wide=False)
+
+    async def list_wide(self, zone: str, wanted: Record) -> list[RemoteRecord[str]]:
+        return await self._list(zone, wanted, wide=True)
+
+    async def _list(self, zone: str, wanted: Record, *, wide: bool) -> list[RemoteRecord[str]]:
         rr = self._rr(wanted.name)
         found: list[RemoteRecord[str]] = []
         seen = 0
         for page in range(1, MAX_PAGES + 1):
             request = self._models.DescribeDomainRecordsRequest(
-                domain_name=zone, rrkey_word=rr, type=wanted.type, page_number=page, page_size=PAGE_SIZE
+                domain_name=zone, rrkey_word=None if wide else rr, type=wanted.type, page_number=page,
+                page_size=PAGE_SIZE,
             )
             answer = await self._call("describe_domain_records_with_options", request)
             holder = answer.get("DomainRecords")
@@ -176,6 +183,10 @@ class AliDnsProvider(ZoneProvider[str, str]):
             ttl=wanted.ttl,
         )
         await self._call("update_domain_record_with_options", request)
+
+    async def delete_record(self, zone: str, stale: RemoteRecord[str]) -> None:
+        request = self._models.DeleteDomainRecordRequest(record_id=stale.handle)
+        await self._call("delete_domain_record_with_options", request)
 
 
 # id: the AccessKeyId; token: the AccessKeySecret.

@@ -4,7 +4,8 @@ A provider is asked to make a small set of records (one address record and one
 SRV record) true.  ``ZoneProvider`` holds the diff logic every REST-style
 provider shares — find the zone, list the records of one name *and* type, keep
 a record that already matches, otherwise update the first one in place or
-create it — so a provider file only translates four calls into its API.
+create it, then delete every other record of that name and type, so exactly one
+is left — so a provider file only translates five calls into its API.
 """
 
 from __future__ import annotations
@@ -133,12 +134,17 @@ class Action(Enum):
     CREATE = "create"
 
 
+def same_owner(wanted: Record, found: Record) -> bool:
+    """Same name (case-insensitive) and type: the records of one owned RRset."""
+    return found.type == wanted.type and found.name.lower() == wanted.name.lower()
+
+
 def decide(wanted: Record, found: Sequence[RemoteRecord[T]]) -> tuple[Action, RemoteRecord[T] | None]:
     """Keep when any record of the same name and type already matches; else update the first; else create."""
     for remote in found:
         if wanted.satisfied_by(remote.record):
             return Action.KEEP, remote
-    same = [r for r in found if r.record.type == wanted.type and r.record.name.lower() == wanted.name.lower()]
+    same = [r for r in found if same_owner(wanted, r.record)]
     if same:
         return Action.UPDATE, same[0]
     return Action.CREATE, None
@@ -199,18 +205,44 @@ class ZoneProvider(Provider, Generic[Z, T]):
     @abstractmethod
     async def update_record(self, zone: Z, current: RemoteRecord[T], wanted: Record) -> None: ...
 
+    @abstractmethod
+    async def delete_record(self, zone: Z, stale: RemoteRecord[T]) -> None: ...
+
+    async def list_wide(self, zone: Z, wanted: Record) -> list[RemoteRecord[T]]:
+        """Like ``list_records`` through a wider query (the type only, names matched here), for when
+        the provider says a record exists that the narrow listing did not show."""
+        return await self.list_records(zone, wanted)
+
     async def sync(self, records: Sequence[Record]) -> int:
         zone = await self.zone()
         writes = 0
         for wanted in records:
             found = await self.list_records(zone, wanted)
-            action, current = decide(wanted, found)
-            log.debug("%s: %s -> %s", self.label, wanted.describe(), action.name)
-            if action is Action.UPDATE and current is not None:
-                await self.update_record(zone, current, wanted)
-                writes += 1
-            elif action is Action.CREATE:
-                await self.create_record(zone, wanted)
+            try:
+                writes += await self._settle(zone, wanted, found)
+            except RecordExists:
+                # "Already exists", yet the listing did not show it (an index delay, a name the
+                # filter spelled differently): look once more, wider, and settle on what is there.
+                wider = await self.list_wide(zone, wanted)
+                log.debug("%s: %s exists; the wider listing found %d", self.label, wanted.describe(), len(wider))
+                writes += await self._settle(zone, wanted, wider)
+        return writes
+
+    async def _settle(self, zone: Z, wanted: Record, found: Sequence[RemoteRecord[T]]) -> int:
+        """Make ``wanted`` the one record of its name and type: keep, update or create, then delete the rest."""
+        action, current = decide(wanted, found)
+        log.debug("%s: %s -> %s", self.label, wanted.describe(), action.name)
+        writes = 0
+        if action is Action.UPDATE and current is not None:
+            await self.update_record(zone, current, wanted)
+            writes += 1
+        elif action is Action.CREATE:
+            await self.create_record(zone, wanted)
+            writes += 1
+        for stale in found:
+            if stale is not current and same_owner(wanted, stale.record):
+                log.debug("%s: delete stale %s", self.label, stale.record.describe())
+                await self.delete_record(zone, stale)
                 writes += 1
         return writes
 
@@ -218,7 +250,7 @@ class ZoneProvider(Provider, Generic[Z, T]):
         zone = await self.zone()
         for wanted in records:
             found = await self.list_records(zone, wanted)
-            if not any(wanted.satisfied_by(r.record) for r in found):
+            if not (len(found) == 1 and wanted.satisfied_by(found[0].record)):
                 log.debug("%s: read-back of %s found %s", self.label, wanted.describe(), found)
                 return False
         return True

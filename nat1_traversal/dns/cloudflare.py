@@ -105,8 +105,13 @@ class CloudflareProvider(ZoneProvider[str, str]):
         raise ZoneNotFound("dns.zone_not_found", hint="dns.hint.zone", provider=self.label, zone=self.zone_name)
 
     async def list_records(self, zone: str, wanted: Record) -> list[RemoteRecord[str]]:
+        return await self._list(zone, wanted, {"name": wanted.name, "type": wanted.type})
+
+    async def list_wide(self, zone: str, wanted: Record) -> list[RemoteRecord[str]]:
+        return await self._list(zone, wanted, {"type": wanted.type})
+
+    async def _list(self, zone: str, wanted: Record, params: dict[str, str | int]) -> list[RemoteRecord[str]]:
         found: list[RemoteRecord[str]] = []
-        params: dict[str, str | int] = {"name": wanted.name, "type": wanted.type}
         for item in await self._pages(f"/zones/{zone}/dns_records", params):
             record = self._parse(item)
             if record is not None and record.type == wanted.type and record.name.lower() == wanted.name.lower():
@@ -119,6 +124,9 @@ class CloudflareProvider(ZoneProvider[str, str]):
     async def update_record(self, zone: str, current: RemoteRecord[str], wanted: Record) -> None:
         # PATCH keeps what we do not manage (comment, tags) and changes the record in place.
         await self._call("PATCH", f"/zones/{zone}/dns_records/{current.handle}", body=self._body(wanted))
+
+    async def delete_record(self, zone: str, stale: RemoteRecord[str]) -> None:
+        await self._call("DELETE", f"/zones/{zone}/dns_records/{stale.handle}")
 
     # --- record translation ---------------------------------------------
     def _body(self, wanted: Record) -> JsonObj:

@@ -134,6 +134,9 @@ class Dynv6Provider(ZoneProvider[int, int]):
     async def update_record(self, zone: int, current: RemoteRecord[int], wanted: Record) -> None:
         await self._call("PATCH", f"/zones/{zone}/records/{current.handle}", self._body(wanted))
 
+    async def delete_record(self, zone: int, stale: RemoteRecord[int]) -> None:
+        await self._call("DELETE", f"/zones/{zone}/records/{stale.handle}")
+
     async def sync(self, records: Sequence[Record]) -> int:
         # dynv6 keeps no TTL per record: compare content only.
         return await super().sync([Record(r.type, r.name, r.data, None) for r in records])

@@ -143,8 +143,9 @@ class Rfc2136Provider(Provider):
             # a NOTAUTH/BADKEY, which dnspython reports as a PeerError).
             rcode = reply[3] & 0x0F if len(reply) >= 4 else None
             if message.keyring is not None and rcode in (_RCODE_REFUSED, _RCODE_NOTAUTH):
-                raise self._key_rejected(t("dns.rfc2136_unsigned_refusal",
-                                           rcode="REFUSED" if rcode == _RCODE_REFUSED else "NOTAUTH")) from None
+                raise ProviderAuthError("dns.rfc2136_key_refused", hint="dns.hint.tsig", server=self._server,
+                                        key=self._key.name,
+                                        rcode="REFUSED" if rcode == _RCODE_REFUSED else "NOTAUTH") from None
             raise
         if not message.is_response(response):
             raise ProviderError("dns.api_error", provider=self._server, detail="BadResponse")

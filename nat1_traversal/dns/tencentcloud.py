@@ -24,7 +24,7 @@ from nat1_traversal.dns.base import (
     ZoneProvider,
     relative_name,
 )
-from nat1_traversal.dns.sdk import require
+from nat1_traversal.dns.sdk import ReplyTooLarge, cap_replies, require
 from nat1_traversal.dns.spec import ProviderSpec
 from nat1_traversal.errors import NetTimeout, NetworkError, ProviderError
 
@@ -76,8 +76,12 @@ class TencentCloudProvider(ZoneProvider[str, int]):
             http_profile.protocol = http_profile.scheme
         cred = credential.Credential(settings.id or "", settings.token.reveal() if settings.token else "")
         self._client = dnspod.DnspodClient(cred, "", client_profile.ClientProfile(httpProfile=http_profile))
+        session = getattr(getattr(getattr(self._client, "request", None), "conn", None), "_session", None)
+        if session is not None:  # the SDK's requests.Session (private): bound its replies too
+            cap_replies(session, self.label)
         # (name, type) -> id of a record we wrote, in case the list has not indexed it yet.
         self._written: dict[tuple[str, str], RemoteRecord[int]] = {}
+        self._deleted: set[int] = set()  # ids deleted by this provider, which the list may still show
 
     async def _call(self, action: str, params: JsonObj) -> JsonObj:
         def call() -> JsonObj:
@@ -86,9 +90,18 @@ class TencentCloudProvider(ZoneProvider[str, int]):
         try:
             answer = await self.blocking(call)
         except self._sdk_error as exc:
+            if isinstance(exc.__context__, ReplyTooLarge):  # raised by the cap inside the SDK's session
+                raise exc.__context__ from None
             raise self._error(str(getattr(exc, "code", "") or ""), str(getattr(exc, "message", ""))) from exc
         response = answer.get("Response")
-        return cast(JsonObj, response) if isinstance(response, dict) else {}
+        if not isinstance(response, dict):
+            raise ProviderError("dns.bad_reply", provider=self.label, error="no Response")
+        # The SDK checks for an error only when the content type is exactly "application/json";
+        # with "application/json; charset=UTF-8" an error reply comes back as an answer.
+        error = response.get("Error")
+        if isinstance(error, dict):
+            raise self._error(str(error.get("Code") or ""), str(error.get("Message") or ""))
+        return cast(JsonObj, response)
 
     def _error(self, code: str, message: str) -> Exception:
         if code in ("ClientNetworkError", "ServerNetworkError"):
@@ -106,8 +119,16 @@ class TencentCloudProvider(ZoneProvider[str, int]):
         return self.zone_name
 
     async def list_records(self, zone: str, wanted: Record) -> list[RemoteRecord[int]]:
+        return await self._list(zone, wanted, wide=False)
+
+    async def list_wide(self, zone: str, wanted: Record) -> list[RemoteRecord[int]]:
+        return await self._list(zone, wanted, wide=True)
+
+    async def _list(self, zone: str, wanted: Record, *, wide: bool) -> list[RemoteRecord[int]]:
         found: list[RemoteRecord[int]] = []
-        params: JsonObj = {"Domain": zone, "Subdomain": self._sub(wanted.name), "RecordType": wanted.type}
+        params: JsonObj = {"Domain": zone, "RecordType": wanted.type}
+        if not wide:
+            params["Subdomain"] = self._sub(wanted.name)
         offset = 0
         for _ in range(MAX_PAGES):
             try:
@@ -122,7 +143,7 @@ class TencentCloudProvider(ZoneProvider[str, int]):
             offset += len(items)
             for item in items:
                 remote = self._parse(item, wanted)
-                if remote is not None:
+                if remote is not None and remote.handle not in self._deleted:
                     found.append(remote)
             info = answer.get("RecordCountInfo")
             total = info.get("TotalCount") if isinstance(info, dict) else None
@@ -131,8 +152,29 @@ class TencentCloudProvider(ZoneProvider[str, int]):
                 break
         cached = self._written.get((wanted.name.lower(), wanted.type))
         if cached is not None and all(r.handle != cached.handle for r in found):
-            found.append(cached)
+            # Written by us but not listed yet: ask for it by id, and believe what comes back.
+            current = await self._describe(zone, cached.handle, wanted)
+            if current is not None:
+                found.append(current)
         return found
+
+    async def _describe(self, zone: str, handle: int, wanted: Record) -> RemoteRecord[int] | None:
+        """The record ``handle`` as the service holds it; None (and forgotten) when it is gone."""
+        try:
+            answer = await self._call("DescribeRecord", {"Domain": zone, "RecordId": handle})
+        except ProviderError as exc:
+            if "ResourceNotFound.NoDataOfRecord" not in str(exc.fields.get("detail")):
+                raise
+            answer = {}
+        info = answer.get("RecordInfo")
+        remote = None
+        if isinstance(info, dict):
+            item = {"RecordId": handle, "Type": info.get("RecordType"), "Name": info.get("SubDomain"),
+                    "Value": info.get("Value"), "TTL": info.get("TTL")}
+            remote = self._parse(item, wanted)
+        if remote is None:
+            self._written.pop((wanted.name.lower(), wanted.type), None)
+        return remote
 
     def _parse(self, item: object, wanted: Record) -> RemoteRecord[int] | None:
         if not isinstance(item, dict) or item.get("Type") != wanted.type:
@@ -170,19 +212,26 @@ class TencentCloudProvider(ZoneProvider[str, int]):
         await self._call("ModifyRecord", {**self._params(zone, wanted), "RecordId": current.handle})
         self._written[(wanted.name.lower(), wanted.type)] = RemoteRecord(current.handle, wanted)
 
+    async def delete_record(self, zone: str, stale: RemoteRecord[int]) -> None:
+        try:
+            await self._call("DeleteRecord", {"Domain": zone, "RecordId": stale.handle})
+        except ProviderError as exc:
+            if "ResourceNotFound.NoDataOfRecord" not in str(exc.fields.get("detail")):
+                raise
+        self._deleted.add(stale.handle)
+
     async def confirm(self, records: Sequence[Record]) -> bool:
+        """Read every record back: by id when this run wrote it (the list lags behind writes by
+        up to ~30 s), else through the list."""
         zone = await self.zone()
         for wanted in records:
             written = self._written.get((wanted.name.lower(), wanted.type))
             if written is None:
-                continue  # not written by this sync: it was read and matched just now
-            answer = await self._call("DescribeRecord", {"Domain": zone, "RecordId": written.handle})
-            info = answer.get("RecordInfo")
-            if not isinstance(info, dict):
-                return False
-            item = {"RecordId": written.handle, "Type": info.get("RecordType"), "Name": info.get("SubDomain"),
-                    "Value": info.get("Value"), "TTL": info.get("TTL")}
-            remote = self._parse(item, wanted)
+                found = await self._list(zone, wanted, wide=False)
+                if not any(wanted.satisfied_by(r.record) for r in found):
+                    return False
+                continue
+            remote = await self._describe(zone, written.handle, wanted)
             if remote is None or not wanted.satisfied_by(remote.record):
                 return False
         return True

@@ -96,9 +96,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "请检查 id（密钥名）、token（base64 密钥）和 tsig_algorithm 是否与服务器配置一致。",
         "Check that id (key name), token (base64 secret) and tsig_algorithm match the server's configuration.",
     ),
-    "dns.rfc2136_unsigned_refusal": (
-        "密钥被拒绝（id、token 或 tsig_algorithm 有误？服务器回复了未签名的 {rcode}）",
-        "key rejected (wrong id/token/algorithm? the server sent an unsigned {rcode})",
+    "dns.rfc2136_key_refused": (
+        "DNS 服务器 {server} 拒绝了 TSIG 密钥 {key}：密钥被拒绝（id、token 或 tsig_algorithm 有误？服务器回复了未签名的 {rcode}）",
+        "DNS server {server} rejected TSIG key {key}: key rejected (wrong id/token/algorithm? "
+        "the server sent an unsigned {rcode})",
     ),
     "dns.rfc2136_refused": (
         "DNS 服务器 {server} 拒绝了更新（{rcode}）",

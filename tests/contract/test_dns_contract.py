@@ -6,44 +6,25 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from collections.abc import Iterator
 
 import pytest
 
 from nat1_traversal.dns.base import plan_records
 from nat1_traversal.errors import NetTimeout, ProviderAuthError, ZoneNotFound
 from nat1_traversal.model import Endpoint, Mapping
-from tests.support.ci import require_root_tools
-from tests.support.dns.contract import INNER, MAPPING, SRV_NAME, provider_for, publish_once
-from tests.support.dns.harness import HTTP_HARNESSES, SECRETS, Harness, KnotHarness
-
-ALL_KINDS = [*HTTP_HARNESSES, "rfc2136"]
-# Providers whose records can be read back (a webhook is only told, SPEC section 5).
-READABLE_KINDS = [kind for kind in ALL_KINDS if kind != "webhook"]
-# Providers with pages (DNS answers whole RRsets) and with an HTTP layer to inject faults into.
-PAGED_KINDS = [kind for kind in READABLE_KINDS if kind != "rfc2136"]
-HTTP_KINDS = list(HTTP_HARNESSES)
-
-
-def _make(kind: str) -> Harness:
-    if kind == "rfc2136":
-        require_root_tools("knotd", root=False)
-        return KnotHarness()
-    return HTTP_HARNESSES[kind]()
-
-
-@pytest.fixture
-def harness(request: pytest.FixtureRequest) -> Iterator[Harness]:
-    """Parametrised per test through ``kinds`` below: only where the test applies."""
-    made = _make(request.param)
-    try:
-        yield made
-    finally:
-        made.close()
-
-
-def kinds(selection: list[str]) -> pytest.MarkDecorator:
-    return pytest.mark.parametrize("harness", selection, indirect=True)
+from tests.support.dns.contract import (
+    ALL_KINDS,
+    HTTP_KINDS,
+    INNER,
+    MAPPING,
+    PAGED_KINDS,
+    READABLE_KINDS,
+    SRV_NAME,
+    kinds,
+    provider_for,
+    publish_once,
+)
+from tests.support.dns.harness import SECRETS, Harness
 
 
 def expected_writes(harness: Harness, records: int) -> int:
@@ -118,7 +99,10 @@ async def test_match_found_on_page_two(harness: Harness) -> None:
     harness.seed(SRV_NAME, "SRV", "10 0 34567 mc.example.com")
     harness.set_page_size(1)
     await publish_once(harness, settings=harness.settings(ttl=None))
-    assert harness.writes() == 0
+    # The match is kept (no update, no create); the stale duplicates are deleted (issue 15).
+    assert harness.writes() == 2
+    assert harness.values("mc", "A") == ["203.0.113.7"]
+    assert harness.values(SRV_NAME, "SRV") == ["10 0 34567 mc.example.com"]
 
 
 @pytest.mark.asyncio

@@ -67,6 +67,11 @@ class FakeAliDns(FakeApi):
     def rate_limited_reply(self) -> Reply:
         return self.error(400, "Throttling.User", "Request was denied due to user flow control.")
 
+    def inject_rate_limit_after(self, seconds: int) -> None:
+        reply = self.rate_limited_reply()
+        reply.headers["x-acs-retry-after"] = str(seconds * 1000)  # milliseconds
+        self.inject(reply)
+
     def is_write(self, request: Request) -> bool:
         return request.headers.get("x-acs-action") in ("AddDomainRecord", "UpdateDomainRecord", "DeleteDomainRecord")
 
@@ -139,13 +144,19 @@ class FakeAliDns(FakeApi):
             return self.error(400, "InvalidDomainName.NoExist", "The specified domain name does not exist.")
         if action == "DescribeDomainRecords":
             keyword, rtype = params.get("RRKeyWord"), params.get("Type")
+            # RRKeyWord is a fuzzy filter; an unindexed name is missing from filtered listings only.
             matches = [r for r in self.store.records
-                       if (keyword is None or keyword.lower() in self.store.relative(r.name))
+                       if (keyword is None or (keyword.lower() in self.store.relative(r.name)
+                                               and r.name not in self.unindexed))
                        and (rtype is None or r.type == rtype)]
             page, size = int(params.get("PageNumber", "1")), min(int(params.get("PageSize", "20")), self.max_page_size)
             chunk = matches[(page - 1) * size: page * size]
             return self.ok({"TotalCount": len(matches), "PageNumber": page, "PageSize": size,
                             "DomainRecords": {"Record": [self._json(r) for r in chunk]}})
+        if action == "DeleteDomainRecord":
+            if not self.store.delete(int(params.get("RecordId", "0"))):
+                return self.error(400, "DomainRecordNotBelongToUser", "The DNS record does not belong to you.")
+            return self.ok({"RecordId": params.get("RecordId", "")})
         if action in ("AddDomainRecord", "UpdateDomainRecord"):
             fields = self._fields(params)
             if isinstance(fields, Reply):

@@ -3,7 +3,7 @@
 Checks what Cloudflare checks: the bearer token or the legacy e-mail + global
 key, exact ``name``/``type`` filters, paging (``page``/``per_page`` with
 ``result_info``), TTL range, SRV ``data`` objects, and refuses an identical
-duplicate (code 81057).  Errors use Cloudflare's envelope.
+duplicate (code 81057), deletes by id.  Errors use Cloudflare's envelope.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class FakeCloudflare(FakeApi):
         record_id = match.group(2)
         if record_id is None and request.method == "GET":
             name, rtype = request.query.get("name"), request.query.get("type")
-            items = [self._record_json(r) for r in self.store.find(name, rtype)]
+            items = [self._record_json(r) for r in self.listed(name, rtype)]
             return self._page(request, items)
         if record_id is None and request.method == "POST":
             parsed = self._parse_body(request.json())
@@ -137,6 +137,9 @@ class FakeCloudflare(FakeApi):
         record = self.store.get(int(record_id[1:])) if record_id and record_id[1:].isdigit() else None
         if record is None:
             return envelope_error(404, 81044, "Record does not exist.")
+        if request.method == "DELETE":
+            self.store.delete(record.id)
+            return Reply.of(200, {"success": True, "errors": [], "messages": [], "result": {"id": record_id}})
         if request.method in ("PUT", "PATCH"):
             body = request.json()
             if request.method == "PATCH":

@@ -27,6 +27,11 @@ SERVICE = "dnspod"
 DEFAULT_LINE = "默认"
 
 
+def _int(body: dict[str, object], key: str, default: int) -> int:
+    value = body.get(key, default)
+    return int(value) if isinstance(value, (int, str)) else default
+
+
 def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
@@ -59,10 +64,14 @@ class FakeDnspod(FakeApi):
         self.secret_key = secret_key
         self.forbidden = False
         self.signatures_checked = 0
+        # The content type of error replies; the service also sends "application/json; charset=UTF-8".
+        self.error_content_type = "application/json"
 
     def error(self, code: str, message: str) -> Reply:
-        return Reply.of(200, {"Response": {"Error": {"Code": code, "Message": message},
-                                           "RequestId": str(uuid.uuid4())}})
+        reply = Reply.of(200, {"Response": {"Error": {"Code": code, "Message": message},
+                                            "RequestId": str(uuid.uuid4())}})
+        reply.content_type = self.error_content_type
+        return reply
 
     def ok(self, payload: dict[str, object]) -> Reply:
         return Reply.of(200, {"Response": {**payload, "RequestId": str(uuid.uuid4())}})
@@ -148,24 +157,27 @@ class FakeDnspod(FakeApi):
             return self.error("InvalidParameterValue.DomainNotExists", "当前域名有误，请返回重新操作。")
         if action == "DescribeRecordList":
             sub, rtype = body.get("Subdomain"), body.get("RecordType")
-            matches = [r for r in self.store.records
-                       if (sub is None or self.store.relative(r.name) == str(sub).lower())
-                       and (rtype is None or r.type == rtype)]
+            matches = [r for r in self.listed(None if sub is None else self.store.absolute(str(sub)), None)
+                       if rtype is None or r.type == rtype]
             if not matches:
                 return self.error("ResourceNotFound.NoDataOfRecord", "记录列表为空。")
-            offset = int(body.get("Offset", 0))  # type: ignore[arg-type]
-            limit = min(int(body.get("Limit", 100)), self.max_page_size)  # type: ignore[arg-type]
+            offset = _int(body, "Offset", 0)
+            limit = min(_int(body, "Limit", 100), self.max_page_size)
             chunk = matches[offset: offset + limit]
             return self.ok({"RecordCountInfo": {"SubdomainCount": len(matches), "ListCount": len(chunk),
                                                 "TotalCount": len(matches)},
                             "RecordList": [self._json(r) for r in chunk]})
         if action == "DescribeRecord":
-            record = self.store.get(int(body.get("RecordId", 0)))  # type: ignore[arg-type]
+            record = self.store.get(_int(body, "RecordId", 0))
             if record is None:
                 return self.error("ResourceNotFound.NoDataOfRecord", "记录不存在。")
             return self.ok({"RecordInfo": {"Id": record.id, "SubDomain": self.store.relative(record.name),
                                            "RecordType": record.type, "RecordLine": DEFAULT_LINE,
                                            "Value": self._json(record)["Value"], "TTL": record.ttl}})
+        if action == "DeleteRecord":
+            if not self.store.delete(_int(body, "RecordId", 0)):
+                return self.error("ResourceNotFound.NoDataOfRecord", "记录不存在。")
+            return self.ok({})
         if action in ("CreateRecord", "ModifyRecord"):
             fields = self._write_fields(body)
             if isinstance(fields, Reply):
@@ -175,7 +187,7 @@ class FakeDnspod(FakeApi):
                 if any(r.value == value for r in self.store.find(name, rtype)):
                     return self.error("InvalidParameter.DomainRecordExist", "记录已经存在，无需再次添加。")
                 return self.ok({"RecordId": self.store.add(name, rtype, value, ttl).id})
-            record = self.store.get(int(body.get("RecordId", 0)))  # type: ignore[arg-type]
+            record = self.store.get(_int(body, "RecordId", 0))
             if record is None:
                 return self.error("ResourceNotFound.NoDataOfRecord", "记录不存在。")
             record.name, record.type, record.value, record.ttl = name, rtype, value, ttl

@@ -1,4 +1,7 @@
-"""A stateful fake of the dynv6 REST API v2 (zones by name, records list/create/update)."""
+"""A stateful fake of the dynv6 REST API v2 (zones by name, records list/create/update/delete).
+
+Validation failures are 422 with dynv6's body ``{"error": {"name", "message", "fields"}}``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,11 @@ import ipaddress
 import re
 
 from tests.support.dns.server import FakeApi, Reply, Request, StoredRecord
+
+
+def invalid(field: str, problem: str) -> Reply:
+    return Reply.of(422, {"error": {"name": "ValidationError", "message": "Validation failed",
+                                    "fields": {field: [problem]}}})
 
 
 class FakeDynv6(FakeApi):
@@ -35,15 +43,15 @@ class FakeDynv6(FakeApi):
             try:
                 ip = ipaddress.ip_address(data)
             except ValueError:
-                return Reply.of(422, {"error": "data is invalid"})
+                return invalid("data", "is invalid")
             return name, str(rtype), str(ip)
         if rtype == "SRV":
             fields = [body.get(k) for k in ("priority", "weight", "port")]
             if not all(isinstance(f, int) for f in fields):
-                return Reply.of(422, {"error": "priority, weight and port are required"})
+                return invalid("port", "can't be blank")
             target = data[:-1] if data.endswith(".") else self.store.absolute(data)
             return name, "SRV", f"{fields[0]} {fields[1]} {fields[2]} {target.lower()}"
-        return Reply.of(422, {"error": "unsupported type"})
+        return invalid("type", "is not included in the list")
 
     def handle(self, request: Request) -> Reply:
         if request.headers.get("authorization") != f"Bearer {self.token}":
@@ -75,4 +83,7 @@ class FakeDynv6(FakeApi):
                 return parsed
             record.name, record.type, record.value = parsed
             return Reply.of(200, self._json(record))
+        if request.method == "DELETE":
+            self.store.delete(record.id)
+            return Reply(204, b"")
         return Reply.of(405, {"error": "Method Not Allowed"})

@@ -172,7 +172,7 @@ database:
     storage: "{d}/db"
 key:
   - id: nat1key.
-    algorithm: hmac-sha256
+    algorithm: {algorithm}
     secret: {secret}
 acl:
   - id: nat1_update
@@ -207,14 +207,16 @@ class KnotHarness(Harness):
     kind = "rfc2136"
     http = False
 
-    def __init__(self) -> None:
+    def __init__(self, algorithm: str = "hmac-sha256") -> None:
+        self.algorithm = algorithm
         import dns.tsigkeyring  # noqa: F401 - fail early when dnspython is missing
 
         self.dir = tempfile.TemporaryDirectory(prefix="nat1-knot-")
         d = Path(self.dir.name)
         (d / "db").mkdir()
         self.port = free_port()
-        (d / "knot.conf").write_text(KNOT_CONF.format(d=d, port=self.port, secret=SECRETS["rfc2136"], zone=ZONE))
+        (d / "knot.conf").write_text(KNOT_CONF.format(d=d, port=self.port, secret=SECRETS["rfc2136"], zone=ZONE,
+                                                              algorithm=algorithm))
         (d / f"{ZONE}.zone").write_text(ZONE_FILE.format(zone=ZONE))
         self.log = open(d / "knotd.log", "wb")  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(["knotd", "-c", str(d / "knot.conf")], stdout=self.log,
@@ -248,11 +250,12 @@ class KnotHarness(Harness):
         import dns.tsig
 
         name = dns.name.from_text("nat1key.")
-        return {name: dns.tsig.Key(name, SECRETS["rfc2136"], dns.name.from_text("hmac-sha256"))}
+        algorithm = "HMAC-MD5.SIG-ALG.REG.INT" if self.algorithm == "hmac-md5" else self.algorithm
+        return {name: dns.tsig.Key(name, SECRETS["rfc2136"], dns.name.from_text(algorithm))}
 
     def settings(self, **changes: object) -> DnsSettings:
         base = DnsSettings(kind="rfc2136", id="nat1key.", token=Secret(SECRETS["rfc2136"]), domain=ZONE,
-                           sub_domain=SUB, endpoint=self.endpoint)
+                           sub_domain=SUB, endpoint=self.endpoint, tsig_algorithm=self.algorithm)
         return replace(base, **changes)  # type: ignore[arg-type]
 
     def bad_auth(self) -> DnsSettings:

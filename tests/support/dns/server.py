@@ -1,11 +1,14 @@
 """A tiny threaded HTTP server on 127.0.0.1 that hands every request to a fake API object.
 
 Fakes keep an in-memory zone, count reads and writes, and can be told to fail
-the next requests (``inject``) or to stall (``stall``) so timeouts can be tested.
+the next requests (``inject``) or to stall (``stall``) so timeouts can be tested,
+to answer writes with success while storing nothing (``drop_writes``), or to leave
+some names out of name-filtered listings (``unindexed``, as an index that lags).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import deque
@@ -24,9 +27,8 @@ class Request:
     body: bytes
 
     def json(self) -> dict[str, object]:
-        parsed = json.loads(self.body or b"{}")
-        assert isinstance(parsed, dict)
-        return parsed
+        data: object = json.loads(self.body or b"{}")
+        return data if isinstance(data, dict) else {}
 
 
 @dataclass
@@ -34,10 +36,11 @@ class Reply:
     status: int
     body: bytes
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, status: int, payload: object) -> Reply:
-        return cls(status, json.dumps(payload, ensure_ascii=False).encode())
+    def of(cls, status: int, payload: object, **headers: str) -> Reply:
+        return cls(status, json.dumps(payload, ensure_ascii=False).encode(), headers=headers)
 
 
 @dataclass
@@ -63,6 +66,11 @@ class ZoneStore:
 
     def get(self, record_id: int) -> StoredRecord | None:
         return next((r for r in self.records if r.id == record_id), None)
+
+    def delete(self, record_id: int) -> bool:
+        before = len(self.records)
+        self.records = [r for r in self.records if r.id != record_id]
+        return len(self.records) != before
 
     def find(self, name: str | None = None, rtype: str | None = None) -> list[StoredRecord]:
         return [
@@ -95,6 +103,8 @@ class FakeApi:
         self.max_page_size = 100
         self.injected: deque[Reply] = deque()
         self.stall_seconds = 0.0
+        self.drop_writes = False  # answer writes with success, keep the zone as it was
+        self.unindexed: set[str] = set()  # absolute names that name-filtered listings leave out
         self.release = threading.Event()
         self.server: ThreadingHTTPServer | None = None
 
@@ -124,10 +134,27 @@ class FakeApi:
             self.requests.append(request)
             if self.injected:
                 return self.injected.popleft()
+            kept = copy.deepcopy(self.store.records) if self.drop_writes and self.is_write(request) else None
             reply = self.handle(request)
-            if 200 <= reply.status < 300 and self.is_write(request) and self.counts_as_write(request, reply):
+            if kept is not None:
+                self.store.records = kept
+            elif 200 <= reply.status < 300 and self.is_write(request) and self.counts_as_write(request, reply):
                 self.writes += 1
             return reply
+
+    def listed(self, name: str | None, rtype: str | None) -> list[StoredRecord]:
+        """What a listing filtered by ``name`` (when given) and ``rtype`` shows."""
+        if name is not None and name.lower().rstrip(".") in self.unindexed:
+            return []
+        return self.store.find(name, rtype)
+
+    def inject_oversized(self, size: int = 2 << 20) -> None:
+        self.inject(Reply(200, b"[" + b"0," * (size // 2) + b"0]"))
+
+    def inject_rate_limit_after(self, seconds: int) -> None:
+        reply = self.rate_limited_reply()
+        reply.headers["Retry-After"] = str(seconds)
+        self.inject(reply)
 
     def counts_as_write(self, request: Request, reply: Reply) -> bool:
         return True
@@ -156,6 +183,8 @@ class FakeApi:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", reply.content_type)
                     self.send_header("Content-Length", str(len(reply.body)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):

@@ -19,6 +19,9 @@ from tests.support.dns.contract import (
     provider_for,
     publish_once,
 )
+from tests.support.dns.fake_cloudflare import FakeCloudflare, envelope_error
+from tests.support.dns.fake_dnspod import FakeDnspod
+from tests.support.dns.fake_dynv6 import invalid
 from tests.support.dns.harness import Harness
 
 PREFIX = "_minecraft._tcp."
@@ -82,13 +85,14 @@ async def test_tencent_error_with_a_charset_content_type(harness: Harness,
                                                          caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     fake = harness.fake
-    fake.error_content_type = "application/json; charset=UTF-8"  # type: ignore[attr-defined]
-    fake.forbidden = True  # type: ignore[attr-defined]
+    assert isinstance(fake, FakeDnspod)
+    fake.error_content_type = "application/json; charset=UTF-8"
+    fake.forbidden = True
     with pytest.raises(ProviderAuthError) as caught:
         await publish_once(harness)
     assert "AuthFailure.UnauthorizedOperation" in str(caught.value)
     assert "DDNS更新成功" not in caplog.text
-    fake.forbidden = False  # type: ignore[attr-defined]
+    fake.forbidden = False
     await publish_once(harness)  # the empty-list error (NoDataOfRecord) is recognised too
     assert harness.values("mc", "A") == ["203.0.113.7"]
     assert harness.values(SRV_NAME, "SRV") == ["10 0 34567 mc.example.com"]
@@ -140,8 +144,6 @@ async def test_an_oversized_reply_is_refused(harness: Harness) -> None:
 @pytest.mark.asyncio
 @kinds(["dynv6"])
 async def test_dynv6_validation_errors_read_as_text(harness: Harness) -> None:
-    from tests.support.dns.fake_dynv6 import invalid
-
     harness.fake.inject(invalid("data", "is invalid"))
     text = str(await sync_error(harness))
     assert "HTTP 422 ValidationError: Validation failed (data is invalid)" in text
@@ -151,15 +153,15 @@ async def test_dynv6_validation_errors_read_as_text(harness: Harness) -> None:
 @pytest.mark.asyncio
 @kinds(["cloudflare"])
 async def test_cloudflare_permission_wording(harness: Harness) -> None:
-    from tests.support.dns.fake_cloudflare import envelope_error
-
-    harness.fake.forbidden_zone = True  # type: ignore[attr-defined]
+    fake = harness.fake
+    assert isinstance(fake, FakeCloudflare)
+    fake.forbidden_zone = True
     forbidden = str(await sync_error(harness))
     assert "Zone:DNS:Edit" in forbidden
     for other in ("腾讯", "阿里", "Tencent", "Alibaba", "QcloudDNSPodFullAccess", "AliyunDNSFullAccess"):
         assert other not in forbidden
-    harness.fake.forbidden_zone = False  # type: ignore[attr-defined]
-    harness.fake.inject(envelope_error(403, 9109, "Unauthorized to access requested resource"))
+    fake.forbidden_zone = False
+    fake.inject(envelope_error(403, 9109, "Unauthorized to access requested resource"))
     error = await sync_error(harness)
     assert isinstance(error, ProviderAuthError) and "Zone:DNS:Edit" in str(error) and "请检查" in str(error)
 

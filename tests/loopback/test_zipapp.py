@@ -97,6 +97,12 @@ def test_pyinstaller_one_file_binary(tmp_path: Path) -> None:
     result = subprocess.run([str(binary), "-v"], capture_output=True, text=True, timeout=60, check=False,
                             cwd=tmp_path)
     assert result.returncode == 0 and __version__ in result.stdout
+    # The DNS providers are found by the registry at run time: every one must be in the binary.
+    (tmp_path / "bad.json").write_text('{"dns": "route53"}')
+    listed = subprocess.run([str(binary), "-c", "bad.json"], capture_output=True, text=True, timeout=60,
+                            check=False, cwd=tmp_path)
+    assert listed.returncode == 2
+    assert "no_dns, cloudflare, dynv6, webhook, tencentcloud, alidns, rfc2136" in listed.stdout + listed.stderr
 
 
 def _has_module(name: str) -> bool:

@@ -110,8 +110,8 @@ class FakeCloudflare(FakeApi):
         if path.endswith("/zones") and request.method == "GET":
             zones = [(self.zone_id, self.store.zone), *self.other_zones]
             wanted = request.query.get("name")
-            items = [{"id": zid, "name": name, "status": "active"} for zid, name in zones
-                     if wanted is None or name == wanted]
+            items: list[dict[str, object]] = [{"id": zid, "name": name, "status": "active"} for zid, name in zones
+                                              if wanted is None or name == wanted]
             return self._page(request, items)
         match = re.search(r"/zones/([^/]+)/dns_records(?:/([^/]+))?$", path)
         if not match:
@@ -123,8 +123,7 @@ class FakeCloudflare(FakeApi):
         record_id = match.group(2)
         if record_id is None and request.method == "GET":
             name, rtype = request.query.get("name"), request.query.get("type")
-            items = [self._record_json(r) for r in self.listed(name, rtype)]
-            return self._page(request, items)
+            return self._page(request, [self._record_json(r) for r in self.listed(name, rtype)])
         if record_id is None and request.method == "POST":
             parsed = self._parse_body(request.json())
             if isinstance(parsed, Reply):
@@ -132,8 +131,8 @@ class FakeCloudflare(FakeApi):
             name, rtype, value, ttl = parsed
             if any(r.value == value for r in self.store.find(name, rtype)):
                 return envelope_error(400, 81057, "Record already exists.")
-            record = self.store.add(name, rtype, value, ttl)
-            return Reply.of(200, {"success": True, "errors": [], "messages": [], "result": self._record_json(record)})
+            created = self.store.add(name, rtype, value, ttl)
+            return Reply.of(200, {"success": True, "errors": [], "messages": [], "result": self._record_json(created)})
         record = self.store.get(int(record_id[1:])) if record_id and record_id[1:].isdigit() else None
         if record is None:
             return envelope_error(404, 81044, "Record does not exist.")

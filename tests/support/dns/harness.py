@@ -14,13 +14,9 @@ import subprocess
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nat1_traversal.config import DnsSettings
-
-if TYPE_CHECKING:
-    import dns.name
-    import dns.tsig
 from nat1_traversal.model import Secret
 from tests.support.dns.fake_alidns import FakeAliDns
 from tests.support.dns.fake_cloudflare import FakeCloudflare
@@ -28,6 +24,10 @@ from tests.support.dns.fake_dnspod import FakeDnspod
 from tests.support.dns.fake_dynv6 import FakeDynv6
 from tests.support.dns.fake_webhook import WebhookReceiver
 from tests.support.dns.server import FakeApi
+
+if TYPE_CHECKING:
+    import dns.name
+    import dns.tsig
 
 ZONE = "example.com"
 SUB = "mc"
@@ -49,7 +49,7 @@ class Harness:
     fake: FakeApi
     endpoint: str
 
-    def settings(self, **changes: object) -> DnsSettings:
+    def settings(self, **changes: Any) -> DnsSettings:
         raise NotImplementedError
 
     def bad_auth(self) -> DnsSettings:
@@ -76,6 +76,7 @@ class Harness:
 
 class CloudflareHarness(Harness):
     kind = "cloudflare"
+    fake: FakeCloudflare
 
     def __init__(self, legacy: bool = False) -> None:
         self.legacy = legacy
@@ -83,10 +84,10 @@ class CloudflareHarness(Harness):
                                    global_key=SECRETS["cloudflare"])
         self.endpoint = self.fake.start() + "/client/v4"
 
-    def settings(self, **changes: object) -> DnsSettings:
+    def settings(self, **changes: Any) -> DnsSettings:
         base = DnsSettings(kind="cloudflare", id="admin@example.com" if self.legacy else None,
                            token=Secret(SECRETS["cloudflare"]), domain=ZONE, sub_domain=SUB, endpoint=self.endpoint)
-        return replace(base, **changes)  # type: ignore[arg-type]
+        return replace(base, **changes)
 
     def bad_auth(self) -> DnsSettings:
         return self.settings(token=Secret("cf-wrong-token"))
@@ -94,15 +95,16 @@ class CloudflareHarness(Harness):
 
 class Dynv6Harness(Harness):
     kind = "dynv6"
+    fake: FakeDynv6
 
     def __init__(self) -> None:
         self.fake = FakeDynv6(ZONE, SECRETS["dynv6"])
         self.endpoint = self.fake.start() + "/api/v2"
 
-    def settings(self, **changes: object) -> DnsSettings:
+    def settings(self, **changes: Any) -> DnsSettings:
         base = DnsSettings(kind="dynv6", token=Secret(SECRETS["dynv6"]), domain=ZONE, sub_domain=SUB,
                            endpoint=self.endpoint)
-        return replace(base, **changes)  # type: ignore[arg-type]
+        return replace(base, **changes)
 
     def bad_auth(self) -> DnsSettings:
         return self.settings(token=Secret("dynv6-wrong"))
@@ -110,15 +112,16 @@ class Dynv6Harness(Harness):
 
 class DnspodHarness(Harness):
     kind = "tencentcloud"
+    fake: FakeDnspod
 
     def __init__(self) -> None:
         self.fake = FakeDnspod(ZONE, "AKIDnat1test", SECRETS["tencentcloud"])
         self.endpoint = self.fake.start()
 
-    def settings(self, **changes: object) -> DnsSettings:
+    def settings(self, **changes: Any) -> DnsSettings:
         base = DnsSettings(kind="tencentcloud", id="AKIDnat1test", token=Secret(SECRETS["tencentcloud"]),
                            domain=ZONE, sub_domain=SUB, endpoint=self.endpoint)
-        return replace(base, **changes)  # type: ignore[arg-type]
+        return replace(base, **changes)
 
     def bad_auth(self) -> DnsSettings:
         return self.settings(token=Secret("tc-wrong-key"))
@@ -126,15 +129,16 @@ class DnspodHarness(Harness):
 
 class AliDnsHarness(Harness):
     kind = "alidns"
+    fake: FakeAliDns
 
     def __init__(self) -> None:
         self.fake = FakeAliDns(ZONE, "LTAInat1test", SECRETS["alidns"])
         self.endpoint = self.fake.start()
 
-    def settings(self, **changes: object) -> DnsSettings:
+    def settings(self, **changes: Any) -> DnsSettings:
         base = DnsSettings(kind="alidns", id="LTAInat1test", token=Secret(SECRETS["alidns"]),
                            domain=ZONE, sub_domain=SUB, endpoint=self.endpoint)
-        return replace(base, **changes)  # type: ignore[arg-type]
+        return replace(base, **changes)
 
     def bad_auth(self) -> DnsSettings:
         return self.settings(token=Secret("ali-wrong-secret"))
@@ -143,15 +147,16 @@ class AliDnsHarness(Harness):
 class WebhookHarness(Harness):
     kind = "webhook"
     can_read = False
+    fake: WebhookReceiver
 
     def __init__(self) -> None:
         self.fake = WebhookReceiver(ZONE, SECRETS["webhook"])
         self.endpoint = self.fake.start() + "/hook"
 
-    def settings(self, **changes: object) -> DnsSettings:
+    def settings(self, **changes: Any) -> DnsSettings:
         base = DnsSettings(kind="webhook", id=self.endpoint, token=Secret(SECRETS["webhook"]), domain=ZONE,
                            sub_domain=SUB)
-        return replace(base, **changes)  # type: ignore[arg-type]
+        return replace(base, **changes)
 
     def bad_auth(self) -> DnsSettings:
         return self.settings(token=Secret("hook-wrong"))
@@ -253,10 +258,10 @@ class KnotHarness(Harness):
         algorithm = "HMAC-MD5.SIG-ALG.REG.INT" if self.algorithm == "hmac-md5" else self.algorithm
         return {name: dns.tsig.Key(name, SECRETS["rfc2136"], dns.name.from_text(algorithm))}
 
-    def settings(self, **changes: object) -> DnsSettings:
+    def settings(self, **changes: Any) -> DnsSettings:
         base = DnsSettings(kind="rfc2136", id="nat1key.", token=Secret(SECRETS["rfc2136"]), domain=ZONE,
                            sub_domain=SUB, endpoint=self.endpoint, tsig_algorithm=self.algorithm)
-        return replace(base, **changes)  # type: ignore[arg-type]
+        return replace(base, **changes)
 
     def bad_auth(self) -> DnsSettings:
         return self.settings(token=Secret(base64.b64encode(b"a-wrong-secret-of-the-right-size!!").decode()))

@@ -29,6 +29,8 @@ from nat1_traversal.keeper.udp import UdpPath, filtering_hint
 from nat1_traversal.model import Endpoint, Mapping
 from nat1_traversal.net import cancel_and_wait, family_of, is_dual_stack, is_fatal_bind_error, loopback_of, reuse_socket
 from nat1_traversal.notify import Notifier, notifier_for
+from nat1_traversal.reach.monitor import ReachMonitor
+from nat1_traversal.reach.settings import checkers_for
 from nat1_traversal.status.reporter import ServiceReporter, StatusSurface
 from nat1_traversal.watch import Probe, ServiceWatch
 
@@ -65,6 +67,7 @@ class Service:
         publisher: Submitter | None = None,
         probe: Probe | None = None,
         reporter: ServiceReporter | None = None,
+        on_reachable: Callable[[bool | None], None] | None = None,
     ) -> None:
         if config.local is None:
             raise UsageError("keeper.no_local")
@@ -79,6 +82,10 @@ class Service:
         self._watch_task: asyncio.Task[None] | None = None
         self._notifier: Notifier | None = None
         self.reporter = reporter  # the status page (SPEC section 12); None = not reported
+        # SPEC section 13; the results go to the reporter and on_reachable (tests).
+        self.reach: ReachMonitor | None = None
+        self._on_reachable = on_reachable
+        self._reach_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Bind what must be bound now (forward mode) and build the keeper."""
@@ -134,6 +141,19 @@ class Service:
             filtering=filtering,
             on_state=self.reporter.state if self.reporter else None,
         )
+        if config.reach:
+            self.reach = ReachMonitor(
+                config.type, checkers_for(config.reach_check), config.reach_interval,
+                keepalive_interval=config.keepalive_interval, on_result=self._reachable,
+                stun_now=self.keeper.stun_now,
+            )  # fmt: skip
+
+    def _reachable(self, reachable: bool | None) -> None:
+        """A reach check's result: the status registry's "reachable" (SPEC section 12)."""
+        if self.reporter is not None:
+            self.reporter.reachable(reachable)
+        if self._on_reachable is not None:
+            self._on_reachable(reachable)
 
     def _submit(self, mapping: Mapping) -> None:
         assert self._publisher is not None
@@ -142,6 +162,8 @@ class Service:
         if self.config.type == "mcbe" and isinstance(self.forwarder, UdpForwarder):
             self.forwarder.set_advertised_port(mapping.outer.port)  # Bedrock pongs name the public port
         self._publisher.submit(mapping)
+        if self.reach is not None:
+            self.reach.new_mapping(mapping)
 
     async def _before_mapping(self) -> None:
         """Shared-port mode: the service must hold the port first, and let us share it."""
@@ -167,9 +189,12 @@ class Service:
 
     async def run(self) -> None:
         assert self.keeper is not None, "start() first"
+        if self.reach is not None and self._reach_task is None:
+            self._reach_task = asyncio.create_task(self.reach.run(), name="nat1-reach")
         await self.keeper.run()
 
     async def aclose(self) -> None:
+        await cancel_and_wait(self._reach_task, SHUTDOWN_BUDGET / 4)
         await cancel_and_wait(self._watch_task, SHUTDOWN_BUDGET / 2)
         if self.forwarder is not None:
             await self.forwarder.aclose()

@@ -80,6 +80,11 @@ class Config:
     notify_template: str | None = None
     # Name lookups of STUN/keepalive servers and -q (SPEC section 15): "system" or a DoH URL.
     resolver: str = "system"
+    # Reachability checks (SPEC section 13): None = the built-in checkers, () = none;
+    # reach=False (JSON "reach_check": false) turns the hairpin off too.
+    reach_check: tuple[str, ...] | None = None
+    reach_interval: float = 300.0
+    reach: bool = True
 
     @property
     def proto(self) -> Proto:
@@ -103,6 +108,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "max_connections_per_source",
     "upnp", "upnp_gateway",
     "notify", "notify_template", "resolver",
+    "reach_check", "reach_interval",
 )
 # The range of every number in config.json, inclusive (README's config table lists them).
 # NaN and Infinity are never accepted. A number key without an entry gets 0..NUMBER_CAP.

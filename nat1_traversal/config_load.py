@@ -214,6 +214,7 @@ def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, 
     config = _with_status_keys(config, data, check, warnings)
     config = _with_upnp_keys(config, data, check)
     config = _with_section15_keys(config, data, check)
+    config = _with_reach_keys(config, data, check)
     if check.problems:
         raise ConfigError("config.invalid", problems=check.problems, path=source)
     return config, warnings
@@ -290,6 +291,14 @@ def is_own_address(ip: IPAddress) -> bool:
     except OSError:
         return False
     return True
+
+
+def _with_reach_keys(config: Config, data: dict[str, Any], check: _Checker) -> Config:
+    from nat1_traversal.reach.settings import parse_reach_keys
+
+    keys = parse_reach_keys(data.get("reach_check"), data.get("reach_interval"))
+    check.problems.extend(keys.problems)
+    return replace(config, reach_check=keys.templates, reach_interval=keys.interval, reach=keys.enabled)
 
 
 def _dns_problems(dns: DnsSettings) -> list[str]:

@@ -14,9 +14,11 @@ CHANGE-REQUEST can never make us say FULL CONE. The filtering probes run before 
 mapping probes touch the alternate IP, which would open a restricted-cone filter.
 
 TCP filtering cannot be measured with STUN: the server would have to open a new
-connection to us from another address, which RFC 5780 does not offer over TCP. The
-TCP line therefore says UNKNOWN for an endpoint-independent TCP mapping (never a
-guessed FULL CONE), and the advice explains what that means.
+connection to us from another address, which RFC 5780 does not offer over TCP. For
+an endpoint-independent TCP mapping the test therefore listens on the test port and
+runs the reachability checks of SPEC section 13 (``reach.listen``): FULL CONE only
+when a check reached the listener, a restricted name when a checker proves the port
+unreachable, else UNKNOWN (never a guessed FULL CONE).
 
 Shared port (``-l :PORT`` while a service holds it): the mapping probes use
 sockets ``connect()``ed to each server address, so the kernel hands their replies
@@ -36,13 +38,16 @@ import logging
 import socket
 import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from nat1_traversal.config import Config
 from nat1_traversal.errors import Nat1Error, NetTimeout, NetworkError
 from nat1_traversal.i18n import t
-from nat1_traversal.model import Endpoint, HostPort, Proto
+from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
 from nat1_traversal.net import any_endpoint, local_endpoint, resolve, reuse_socket
+from nat1_traversal.reach.checkers import Checker
+from nat1_traversal.reach.listen import InboundCheck, tcp_inbound
+from nat1_traversal.reach.settings import checkers_for
 from nat1_traversal.stun import probe
 from nat1_traversal.stun.client import ServerList, first_answer
 from nat1_traversal.stun.probe import FilteringBehavior, MappingBehavior
@@ -72,6 +77,7 @@ class Behaviors:
     mapping_reason: str | None = None
     filtering_reason: str | None = None
     mapped: Endpoint | None = None
+    inbound: InboundCheck | None = None  # TCP: the listener check (reach.listen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -292,16 +298,54 @@ async def measure_udp(servers: ServerList, local: Endpoint | None) -> Behaviors:
         return await _measure("udp", _ConnectedUdp(bind_to), fresh, False, servers)
 
 
-async def measure_tcp(servers: ServerList, local: Endpoint | None) -> Behaviors:
+@dataclass(frozen=True, slots=True)
+class InboundPlan:
+    """``-t``'s TCP listener check: the checkers, and whether to hairpin (config ``reach``)."""
+
+    checkers: tuple[Checker, ...]
+    hairpin: bool = True
+
+
+async def measure_tcp(servers: ServerList, local: Endpoint | None, inbound: InboundPlan | None = None) -> Behaviors:
     bind_to = local if local is not None else any_endpoint()
     if bind_to.port == 0:
         # All probes must leave from one port: take an ephemeral one now and keep it.
         holder = reuse_socket("tcp", bind_to)
         try:
-            return await _measure("tcp", _Tcp(local_endpoint(holder)), None, False, servers)
+            port = local_endpoint(holder)
+            return await _with_inbound(await _measure("tcp", _Tcp(port), None, False, servers), port, inbound)
         finally:
             holder.close()
-    return await _measure("tcp", _Tcp(bind_to), None, False, servers)
+    return await _with_inbound(await _measure("tcp", _Tcp(bind_to), None, False, servers), bind_to, inbound)
+
+
+async def _with_inbound(behaviors: Behaviors, port: Endpoint, plan: InboundPlan | None) -> Behaviors:
+    """An endpoint-independent TCP mapping: listen on ``port`` and run the checks."""
+    if plan is None or behaviors.mapped is None or behaviors.open_internet:
+        return behaviors
+    if behaviors.mapping is not MappingBehavior.EIM or (not plan.checkers and not plan.hairpin):
+        return behaviors
+    mapping = Mapping("tcp", port, behaviors.mapped)
+    check = await tcp_inbound(port, mapping, plan.checkers, hairpin=plan.hairpin)
+    log.debug("-t TCP inbound check: %s", check)
+    return replace(behaviors, inbound=check)
+
+
+def with_tcp_verdict(tcp: Behaviors, udp: Behaviors) -> Behaviors:
+    """The listener check turned into TCP filtering: reached = endpoint-independent;
+    proven unreachable = restricted, as UDP says (address-dependent) or else port
+    restricted; the TCP port of a NAT whose UDP is full cone is filtered all the same."""
+    check = tcp.inbound
+    if check is None:
+        return tcp
+    if check.result == "reached":
+        return replace(tcp, filtering=FilteringBehavior.EIF, filtering_reason=None)
+    if check.result == "unreachable":
+        kind = FilteringBehavior.ADF if udp.filtering is FilteringBehavior.ADF else FilteringBehavior.APDF
+        return replace(tcp, filtering=kind, filtering_reason=None)
+    if check.reason is not None:
+        return replace(tcp, filtering_reason=check.reason)
+    return tcp
 
 
 # --- report ---------------------------------------------------------------------------------------------
@@ -355,11 +399,30 @@ def advice_line(proto: Proto, behaviors: Behaviors, nat: NatType) -> str:
     return t(f"stun.nat.advice.nat{nat.number}", proto=name)
 
 
+def inbound_lines(tcp: Behaviors) -> list[str]:
+    check = tcp.inbound
+    if check is None or tcp.mapped is None:
+        return []
+    lines = []
+    if (check.hairpin_source is not None and check.result != "reached") or (
+        check.result == "reached" and check.by != "hairpin" and check.hairpin_source is not None
+    ):
+        lines.append(t("reach.nat.hairpin_inner", source=check.hairpin_source))
+    by = t("reach.by_hairpin") if check.by == "hairpin" else check.by
+    if check.result == "reached":
+        lines.append(t("reach.nat.tcp_reached", by=by, addr=str(tcp.mapped)))
+    elif check.result == "unreachable":
+        lines.append(t("reach.nat.tcp_unreachable", by=by, addr=str(tcp.mapped)))
+    return lines
+
+
 def render(tcp: Behaviors, udp: Behaviors) -> list[str]:
     """Everything ``-t`` prints: behaviours, the two result lines, advice."""
+    tcp = with_tcp_verdict(tcp, udp)
     tcp_type, udp_type = classify(tcp), classify(udp)
     return [
         *behavior_lines("tcp", tcp),
+        *inbound_lines(tcp),
         *behavior_lines("udp", udp),
         tcp_type.line("tcp"),
         udp_type.line("udp"),
@@ -373,7 +436,8 @@ async def run_nat_type_test(config: Config, local: Endpoint | None) -> int:
     STUN server at all could be reached."""
     udp_servers = ServerList(config.stun_udp)
     tcp_servers = ServerList(config.stun_tcp)
-    tcp, udp = await asyncio.gather(measure_tcp(tcp_servers, local), measure_udp(udp_servers, local))
+    plan = InboundPlan(checkers_for(config.reach_check), hairpin=True) if config.reach else None
+    tcp, udp = await asyncio.gather(measure_tcp(tcp_servers, local, plan), measure_udp(udp_servers, local))
     for line in render(tcp, udp):
         print(line)
     sys.stdout.flush()

@@ -12,6 +12,7 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -58,6 +59,33 @@ def _network_guard(request: pytest.FixtureRequest) -> Iterator[None]:
     new = _guard_records()[before:]
     if new and "netguard_records" not in request.fixturenames:
         pytest.fail("network guard: the test reached outside loopback:\n  " + "\n  ".join(new))
+
+
+# --------------------------------------------------------------------------- built-in reach checkers
+# SPEC section 13: "reach_check": null means public port checkers. No test may use that
+# default: in this process the list is replaced by a tripwire that fails the test as soon
+# as a service or -t takes it; in children the guard refuses those hosts in every
+# namespace, the lab's included (NAT1_NETGUARD_FORBIDDEN).
+from nat1_traversal.reach import checkers as _reach_checkers  # noqa: E402
+
+os.environ["NAT1_NETGUARD_FORBIDDEN"] = ",".join(checker.host for checker in _reach_checkers.BUILTIN)
+
+
+class _BuiltinTripwire(tuple[_reach_checkers.Checker, ...]):
+    used: ClassVar[list[str]] = []
+
+    def __iter__(self) -> Iterator[_reach_checkers.Checker]:
+        _BuiltinTripwire.used.append("the built-in reach_check list")
+        return super().__iter__()
+
+
+@pytest.fixture(autouse=True)
+def _no_builtin_reach_checkers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    _BuiltinTripwire.used.clear()
+    monkeypatch.setattr(_reach_checkers, "BUILTIN", _BuiltinTripwire(_reach_checkers.BUILTIN))
+    yield
+    if _BuiltinTripwire.used:
+        pytest.fail('a test used "reach_check": null (the public checkers); set [] or its own checker')
 
 
 @pytest.fixture(autouse=True)

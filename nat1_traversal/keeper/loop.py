@@ -163,6 +163,10 @@ class Keeper:
             log.debug("keeper failure #%d: %s; retry in %.1fs", self.failures, exc, delay)
         await asyncio.sleep(delay)
 
+    async def stun_now(self) -> Mapping | None:
+        """The mapping a STUN server sees now (reach checks: was it lost meanwhile?)."""
+        return await self._acquirer.recheck()
+
     async def _recheck(self) -> Mapping | None:
         now = await self._acquirer.recheck()
         held = self._held

@@ -6,7 +6,7 @@ merges them and refuses duplicate keys (tested).
 
 from __future__ import annotations
 
-from nat1_traversal.messages import cli, config, dns, forward, keeper, mc, notify, portmap, status, stun
+from nat1_traversal.messages import cli, config, dns, forward, keeper, mc, notify, portmap, reach, status, stun
 
 Entry = tuple[str, str]
 
@@ -21,6 +21,7 @@ _PARTS: tuple[dict[str, Entry], ...] = (
     portmap.MESSAGES,
     status.MESSAGES,
     notify.MESSAGES,
+    reach.MESSAGES,
 )
 
 

@@ -119,6 +119,8 @@ class NatLab:
         self.ns = Namespaces(f"nat1-home-{tag}", f"nat1-router-{tag}", f"nat1-inet-{tag}")
         self.kind: NatKind | None = None
         self.mapping_timeout = 60
+        self.hairpin = False
+        self.outside_ip = ROUTER_OUTSIDE_IP  # move_public_ip changes it (a PPPoE redial)
         self.workdir = ""
         self.coturn: subprocess.Popen[bytes] | None = None
         self._procs: list[subprocess.Popen[bytes]] = []
@@ -242,11 +244,16 @@ class NatLab:
 
     # --- NAT behaviour --------------------------------------------------------------------------------
 
-    def set_nat(self, kind: str, mapping_timeout: int | None = None) -> None:
-        """Switch the router to ``kind``; forgets every mapping (conntrack flushed)."""
+    def set_nat(self, kind: str, mapping_timeout: int | None = None, *, hairpin: bool = False) -> None:
+        """Switch the router to ``kind``; forgets every mapping (conntrack flushed).
+
+        ``hairpin``: the router turns inside packets to its outside address around
+        (cone kinds; see rules.py)."""
         nat = canonical_kind(kind)
         timeout = mapping_timeout if mapping_timeout is not None else 60
-        _run(["ip", "netns", "exec", self.ns.router, "nft", "-f", "-"], stdin=ruleset(nat, timeout))
+        script = ruleset(nat, timeout, hairpin=hairpin, outside_ip=self.outside_ip)
+        _run(["ip", "netns", "exec", self.ns.router, "nft", "-f", "-"], stdin=script)
+        self.hairpin = hairpin
         source = HOME_PUBLIC_IP if nat == "open" else HOME_IP
         _run(["ip", "-n", self.ns.home, "route", "replace", "default", "via", ROUTER_INSIDE_IP, "src", source])
         if mapping_timeout is not None or self.mapping_timeout != 60:
@@ -255,6 +262,18 @@ class NatLab:
             self.run("router", ["sysctl", "-qw", *(f"{k}={v}" for k, v in values.items())])
         self.mapping_timeout = timeout
         self.kind = nat
+        self._flush_conntrack()
+
+    def move_public_ip(self, new_ip: str) -> None:
+        """A PPPoE redial: the router's outside address becomes ``new_ip`` (in
+        203.0.113.0/24), every mapping and connection through it is forgotten."""
+        router = self.ns.router
+        _run(["ip", "-n", router, "addr", "add", f"{new_ip}/24", "dev", "r1"])
+        _run(["ip", "-n", router, "addr", "del", f"{self.outside_ip}/24", "dev", "r1"])
+        self.outside_ip = new_ip
+        kind = self.kind or "fullcone"
+        script = ruleset(kind, self.mapping_timeout, hairpin=self.hairpin, outside_ip=new_ip)
+        _run(["ip", "netns", "exec", router, "nft", "-f", "-"], stdin=script)
         self._flush_conntrack()
 
     def drop_mapping(self) -> None:
@@ -272,7 +291,7 @@ class NatLab:
 
     def public_ip(self) -> str:
         """The address home is seen with from the outside in the current kind."""
-        return HOME_PUBLIC_IP if self.kind == "open" else ROUTER_OUTSIDE_IP
+        return HOME_PUBLIC_IP if self.kind == "open" else self.outside_ip
 
     # --- processes ------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab.core import TOOLS, NatLab
+from tests.lab.core import ROUTER_OUTSIDE_IP, TOOLS, NatLab
 from tests.support.ci import require_root_tools
 
 _LAB_KEY = pytest.StashKey[NatLab]()
@@ -35,6 +35,8 @@ def shared_lab(config: pytest.Config) -> NatLab:
 def nat_lab(request: pytest.FixtureRequest) -> Iterator[NatLab]:
     require_root_tools(*TOOLS)
     lab = shared_lab(request.config)
+    if lab.outside_ip != ROUTER_OUTSIDE_IP:
+        lab.move_public_ip(ROUTER_OUTSIDE_IP)  # a test moved it (a redial): back to the usual
     lab.set_nat("fullcone", mapping_timeout=60)
     try:
         yield lab

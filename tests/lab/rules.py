@@ -17,6 +17,10 @@ How each kind is built (RFC 4787 terms):
   has sent to from that port (address-dependent), ``portrestricted`` not at all:
   only conntrack replies come in (address-and-port-dependent).
 * ``open``: no NAT; home uses its public address 198.51.100.2.
+* ``hairpin=True`` (cone kinds): a packet from the inside to the router's outside
+  address is turned around like a stranger's (RFC 4787 REQ-9): DNAT through the same
+  filter as outside packets, and SNAT to the outside address, so the inside sees it
+  coming from the NAT's public address.
 
 New inbound packets to the router itself are dropped in every kind.
 """
@@ -60,8 +64,10 @@ def canonical_kind(name: str) -> NatKind:
     return ALIASES[key]
 
 
-def ruleset(kind: NatKind, timeout: int = 60) -> str:
-    """The whole ``nft -f`` script: replaces the lab table atomically."""
+def ruleset(kind: NatKind, timeout: int = 60, *, hairpin: bool = False, outside_ip: str = ROUTER_OUTSIDE_IP) -> str:
+    """The whole ``nft -f`` script: replaces the lab table atomically.
+
+    ``outside_ip``: the router's public address (a PPPoE redial moves it)."""
     lines = [f"table ip {TABLE}", f"delete table ip {TABLE}", f"table ip {TABLE} {{"]
     for proto in PROTOS:
         lines += [
@@ -75,8 +81,8 @@ def ruleset(kind: NatKind, timeout: int = 60) -> str:
     if kind == "open":
         lines.append("}")
         return "\n".join(lines) + "\n"
-    lines += _prerouting(kind)
-    lines += _postrouting(kind)
+    lines += _prerouting(kind, hairpin and kind != "symmetric", outside_ip)
+    lines += _postrouting(kind, hairpin and kind != "symmetric", outside_ip)
     lines += _record_chain()
     lines += [
         "  chain forward { type filter hook forward priority filter; policy accept;",
@@ -96,29 +102,36 @@ def _input_chain() -> list[str]:
     ]
 
 
-def _prerouting(kind: NatKind) -> list[str]:
+def _prerouting(kind: NatKind, hairpin: bool = False, outside_ip: str = ROUTER_OUTSIDE_IP) -> list[str]:
     rules = []
     for proto in PROTOS:
-        match = f'iifname "{OUTSIDE_IF}" ip daddr {ROUTER_OUTSIDE_IP}'
+        match = f'iifname "{OUTSIDE_IF}" ip daddr {outside_ip}'
         if kind == "fullcone":
             rules.append(f"    {match} dnat ip to {proto} dport map @inbound_{proto}")
         elif kind == "restricted":
             rules.append(
                 f"    {match} {proto} dport . ip saddr @contacted_{proto} dnat ip to {proto} dport map @inbound_{proto}"
             )
+        if hairpin and kind == "fullcone":
+            # The restricted kinds never let a hairpinned packet in: it will carry the
+            # outside address as its source, which the inside never contacted.
+            inside = f'iifname "{INSIDE_IF}" ip daddr {outside_ip}'
+            rules.append(f"    {inside} dnat ip to {proto} dport map @inbound_{proto}")
     return ["  chain prerouting { type nat hook prerouting priority dstnat; policy accept;", *rules, "  }"]
 
 
-def _postrouting(kind: NatKind) -> list[str]:
+def _postrouting(kind: NatKind, hairpin: bool = False, outside_ip: str = ROUTER_OUTSIDE_IP) -> list[str]:
     out = f'oifname "{OUTSIDE_IF}" ip saddr {INSIDE_NET}'
     low, high = EXTERNAL_PORTS
     rules = []
+    if hairpin:
+        rules.append(f'    oifname "{INSIDE_IF}" ip saddr {INSIDE_NET} ct status dnat snat ip to {outside_ip}')
     if kind != "symmetric":
         for proto in PROTOS:
             rules.append(f"    {out} snat ip to ip saddr . {proto} sport map @eim_{proto}")
     random = " fully-random" if kind == "symmetric" else ""
-    rules.append(f"    {out} meta l4proto {{ tcp, udp }} snat ip to {ROUTER_OUTSIDE_IP}:{low}-{high}{random}")
-    rules.append(f"    {out} snat ip to {ROUTER_OUTSIDE_IP}")
+    rules.append(f"    {out} meta l4proto {{ tcp, udp }} snat ip to {outside_ip}:{low}-{high}{random}")
+    rules.append(f"    {out} snat ip to {outside_ip}")
     return ["  chain postrouting { type nat hook postrouting priority srcnat; policy accept;", *rules, "  }"]
 
 

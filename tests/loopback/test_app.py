@@ -235,6 +235,7 @@ async def _start_cli(
         "keepalive_interval": 1,
         "status": False,
         **(extra or {}),
+        "reach_check": False,
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))

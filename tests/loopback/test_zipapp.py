@@ -143,7 +143,7 @@ def test_pyz_runs_on_every_python(pyz: Path, tmp_path: Path, python: str) -> Non
     query = run("-qj", "127.0.0.1:9", "-d")
     assert query.returncode == 0 and "MCJE: 服务器离线" in query.stdout, query.stderr
     config = tmp_path / "stun.json"
-    config.write_text('{"stun_udp": ["127.0.0.1:9"], "stun_tcp": ["127.0.0.1:9"]}')
+    config.write_text('{"stun_udp": ["127.0.0.1:9"], "stun_tcp": ["127.0.0.1:9"], "reach_check": []}')
     nat = run("-t", "-c", str(config))
     assert nat.returncode == 1 and "Traceback" not in nat.stderr, nat.stderr
 

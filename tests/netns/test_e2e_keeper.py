@@ -156,6 +156,7 @@ def write_config(tmp_path: Path, service_type: str, stun: list[str] | None = Non
         "keepalive_interval": KEEPALIVE_INTERVAL,
         "on_change": str(hook),
         "status": False,
+        "reach_check": [],
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))

@@ -35,7 +35,7 @@ def run_test(
     env.pop("NAT1_LANG", None)
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.json"
-        config.write_text(json.dumps({"stun_udp": [stun], "stun_tcp": [stun]}))
+        config.write_text(json.dumps({"stun_udp": [stun], "stun_tcp": [stun], "reach_check": []}))
         argv = [sys.executable, "-m", "nat1_traversal", "-t", "-c", str(config), *extra]
         started = time.monotonic()
         done = lab.run("home", argv, check=False, timeout=30, env=env, cwd=str(ROOT))
@@ -95,7 +95,8 @@ def test_no_server_reachable_exits_1(nat_lab: NatLab) -> None:  # noqa: F811
 
 def test_in_process_inside_home(nat_lab: NatLab, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
     nat_lab.set_nat("restricted")
-    config = Config(stun_udp=(HostPort("203.0.113.10", 3478),), stun_tcp=(HostPort("203.0.113.10", 3478),))
+    stun = (HostPort("203.0.113.10", 3478),)
+    config = Config(stun_udp=stun, stun_tcp=stun, reach_check=())
     code = nat_lab.call_in("home", lambda: asyncio.run(run_nat_type_test(config, None)))
     assert code == 0
     assert "UDP: RESTRICTED CONE (NAT2)" in capsys.readouterr().out.splitlines()

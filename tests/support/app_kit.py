@@ -40,6 +40,7 @@ class Fakes:
             "keepalive_tcp": tuple(hp(h.addr) for h in self.http),
             "keepalive_interval": FAST.keepalive_interval,
             "status": None,  # no status server unless a test asks for one on its own port
+            "reach": False,  # the fake mapped addresses must never be contacted (hairpin)
         }
         base.update(fields)
         return Config(**base)  # type: ignore[arg-type]

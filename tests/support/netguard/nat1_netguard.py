@@ -81,8 +81,15 @@ def _allowed_host(host: object) -> bool:
     return address.is_loopback or address.is_unspecified
 
 
+def _forbidden_everywhere(host: object) -> bool:
+    """The product's public defaults named in NAT1_NETGUARD_FORBIDDEN (the built-in reach
+    checkers): refused in the lab's namespaces too, where nothing else is."""
+    names = [n for n in os.environ.get("NAT1_NETGUARD_FORBIDDEN", "").split(",") if n]
+    return isinstance(host, str) and host.lower().rstrip(".") in names
+
+
 def _check(what: str, host: object, port: object = None, sock: socket.socket | None = None) -> None:
-    if _allowed_host(host) or not _in_root_namespace(sock):
+    if not _forbidden_everywhere(host) and (_allowed_host(host) or not _in_root_namespace(sock)):
         return
     line = f"{what} {host!r}:{port!r} from the host's own network namespace (pid {os.getpid()})"
     with _lock:

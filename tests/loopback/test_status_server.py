@@ -240,3 +240,20 @@ async def test_close_ends_open_connections_quickly() -> None:
     writer.close()
     with pytest.raises(OSError):
         await asyncio.open_connection("127.0.0.1", port)
+
+
+async def test_ipv6_loopback() -> None:
+    import ipaddress
+
+    server = StatusServer(two_services(), Endpoint(ipaddress.IPv6Address("::1"), 0))
+    if not await server.start():
+        pytest.skip("no IPv6 loopback here")
+    try:
+        reader, writer = await asyncio.open_connection("::1", server.port)
+        writer.write(b"GET /api/status HTTP/1.1\r\nHost: [::1]\r\n\r\n")
+        data = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        await server.aclose()
+    assert data.startswith(b"HTTP/1.1 200 ") and JAVA_MAPPING.encode() in data

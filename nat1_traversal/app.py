@@ -29,6 +29,7 @@ from nat1_traversal.keeper.udp import UdpPath, filtering_hint
 from nat1_traversal.model import Endpoint, Mapping
 from nat1_traversal.net import cancel_and_wait, family_of, is_dual_stack, is_fatal_bind_error, loopback_of, reuse_socket
 from nat1_traversal.notify import Notifier, notifier_for
+from nat1_traversal.portmap.service import ServiceForward, request_for
 from nat1_traversal.reach.monitor import ReachMonitor
 from nat1_traversal.reach.settings import checkers_for
 from nat1_traversal.status.reporter import ServiceReporter, StatusSurface
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # How long shutdown may take in all before we stop waiting for the pieces.
 SHUTDOWN_BUDGET = 0.8
+# Of that, deleting the home router's forward (SPEC §14): one LAN round trip, with a retransmission.
+PORTMAP_CLOSE_BUDGET = 0.3
 
 
 class Submitter(Protocol):
@@ -86,6 +89,7 @@ class Service:
         self.reach: ReachMonitor | None = None
         self._on_reachable = on_reachable
         self._reach_task: asyncio.Task[None] | None = None
+        self.portmap = ServiceForward(request_for(config, self.local, config.proto))
 
     async def start(self) -> None:
         """Bind what must be bound now (forward mode) and build the keeper."""
@@ -141,6 +145,8 @@ class Service:
             filtering=filtering,
             on_state=self.reporter.state if self.reporter else None,
         )
+        # SPEC §14: the home router's forward first, so that the NAT check sees the line as it will be used.
+        await self.portmap.start()
         if config.reach:
             self.reach = ReachMonitor(
                 config.type, checkers_for(config.reach_check), config.reach_interval,
@@ -195,6 +201,7 @@ class Service:
 
     async def aclose(self) -> None:
         await cancel_and_wait(self._reach_task, SHUTDOWN_BUDGET / 4)
+        await self.portmap.aclose(PORTMAP_CLOSE_BUDGET)
         await cancel_and_wait(self._watch_task, SHUTDOWN_BUDGET / 2)
         if self.forwarder is not None:
             await self.forwarder.aclose()

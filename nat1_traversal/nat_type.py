@@ -45,6 +45,7 @@ from nat1_traversal.errors import Nat1Error, NetTimeout, NetworkError
 from nat1_traversal.i18n import t
 from nat1_traversal.model import Endpoint, HostPort, Mapping, Proto
 from nat1_traversal.net import any_endpoint, local_endpoint, resolve, reuse_socket
+from nat1_traversal.portmap.service import held, request_for
 from nat1_traversal.reach.checkers import Checker
 from nat1_traversal.reach.listen import InboundCheck, tcp_inbound
 from nat1_traversal.reach.settings import checkers_for
@@ -437,7 +438,11 @@ async def run_nat_type_test(config: Config, local: Endpoint | None) -> int:
     udp_servers = ServerList(config.stun_udp)
     tcp_servers = ServerList(config.stun_tcp)
     plan = InboundPlan(checkers_for(config.reach_check), hairpin=True) if config.reach else None
-    tcp, udp = await asyncio.gather(measure_tcp(tcp_servers, local, plan), measure_udp(udp_servers, local))
+    # SPEC §14: `-t -l :PORT` opens the test port on the home router first, so a NAT3 made by the
+    # router alone reads as FULL CONE once the forward is in place.
+    forwards = [request_for(config, local, proto) for proto in ("tcp", "udp")] if local is not None else []
+    async with held(forwards):
+        tcp, udp = await asyncio.gather(measure_tcp(tcp_servers, local, plan), measure_udp(udp_servers, local))
     for line in render(tcp, udp):
         print(line)
     sys.stdout.flush()

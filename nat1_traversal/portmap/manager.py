@@ -129,7 +129,7 @@ class PortForwarder:
                 log.debug("%s: %s", mapper.method, exc)
                 refusals.append(exc)
                 continue
-            except (NetworkError, PortmapError) as exc:
+            except (NetworkError, PortmapError, OSError) as exc:
                 log.debug("%s: %s", mapper.method, exc)
                 silent.append(f"{mapper.method}: {exc}")
                 continue
@@ -208,7 +208,7 @@ class PortForwarder:
             await sleep(self._renew_delay(forward))
             try:
                 renewed = await mapper.renew(self.request.lifetime)
-            except (NetworkError, PortmapError) as exc:
+            except (NetworkError, PortmapError, OSError) as exc:
                 log.debug("%s renewal: %s", mapper.method, exc)
                 self.forward = self._mapper = None  # try everything again, from the start
                 self.state.method = None
@@ -239,7 +239,7 @@ class PortForwarder:
         args = {"gateway": forward.gateway, "proto": forward.proto.upper(), "port": forward.external_port}
         try:
             await asyncio.wait_for(mapper.close(), budget)
-        except (NetworkError, PortmapError, asyncio.TimeoutError) as exc:
+        except (NetworkError, PortmapError, OSError, asyncio.TimeoutError) as exc:
             log.warning(t("portmap.remove_failed", error=exc or "timeout", **args))
         else:
             log.info(t("portmap.removed", method=forward.method, **args))

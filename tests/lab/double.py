@@ -154,6 +154,15 @@ class DoubleNatLab(NatLab):
         self.kind = "fullcone"
         self.drop_mapping()
 
+    def forget(self) -> None:
+        """Both NATs forget every flow and mapping (as after a while, or a reboot of both boxes).
+
+        Needed between runs: a flow the home gateway saw before a forward existed stays bound
+        to the gateway itself in conntrack, and a flow forwarded before stays forwarded."""
+        self.drop_mapping()
+        subprocess.run(["ip", "netns", "exec", self.ns.home, "conntrack", "-F"], capture_output=True, check=False,
+                       timeout=10)  # fmt: skip
+
     def set_home_rules(self) -> None:
         _run(["ip", "netns", "exec", self.ns.home, "nft", "-f", "-"], stdin=home_ruleset())
 
@@ -182,6 +191,7 @@ class DoubleNatLab(NatLab):
             try:
                 probe.settimeout(0.2)
                 probe.connect((GATEWAY_LAN_IP, 5000))
+                self._close_wan_input()
                 return self.upnpd
             except OSError:
                 if time.monotonic() > end:
@@ -189,6 +199,19 @@ class DoubleNatLab(NatLab):
                 time.sleep(0.05)  # bounded retry of a refused connect: no event to await
             finally:
                 probe.close()
+
+    def _close_wan_input(self) -> None:
+        """Once miniupnpd's STUN self-test is done, the gateway drops unsolicited inbound to itself too.
+
+        Otherwise a probe that a test's host provoked (a CHANGE-REQUEST answer to a port with no
+        forward) is delivered to the gateway, stays in conntrack and makes the next flow on that
+        port lose its port preservation; real home routers drop it.
+        """
+        _run(["ip", "netns", "exec", self.ns.home, "nft", "-f", "-"], stdin=(
+            f"table inet {UPNP_TABLE} {{\n  chain input {{ type filter hook input priority filter; policy accept;\n"
+            '    iifname "h0" ct state new drop\n  }\n}\n'
+        ))  # fmt: skip
+        self.forget()
 
     def upnpd_log(self) -> str:
         try:

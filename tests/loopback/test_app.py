@@ -236,6 +236,7 @@ async def _start_cli(
         "status": False,
         **(extra or {}),
         "reach_check": False,
+        "upnp": False,
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(cfg))

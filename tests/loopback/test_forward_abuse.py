@@ -103,7 +103,7 @@ def test_the_service_exits_1_when_another_program_listens_on_its_port(tmp_path: 
     dead = f"127.0.0.1:{free_port()}"  # the service must stop before it sends anything anywhere
     (tmp_path / "config.json").write_text(json.dumps({
         "type": "tcp", "dns": "no_dns", "local": f"127.0.0.1:{port}", "remote": "127.0.0.1:9",
-        "stun_tcp": [dead], "stun_udp": [dead], "keepalive_tcp": [dead], "status": False,
+        "stun_tcp": [dead], "stun_udp": [dead], "keepalive_tcp": [dead], "status": False, "upnp": False,
     }))
     env = {k: v for k, v in os.environ.items() if k != "NAT1_LANG"}
     env["PYTHONPATH"] = str(ROOT)

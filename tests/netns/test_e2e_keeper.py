@@ -157,6 +157,7 @@ def write_config(tmp_path: Path, service_type: str, stun: list[str] | None = Non
         "on_change": str(hook),
         "status": False,
         "reach_check": [],
+        "upnp": False,
     }
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))

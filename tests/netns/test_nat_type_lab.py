@@ -35,7 +35,7 @@ def run_test(
     env.pop("NAT1_LANG", None)
     with tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "config.json"
-        config.write_text(json.dumps({"stun_udp": [stun], "stun_tcp": [stun], "reach_check": []}))
+        config.write_text(json.dumps({"stun_udp": [stun], "stun_tcp": [stun], "reach_check": [], "upnp": False}))
         argv = [sys.executable, "-m", "nat1_traversal", "-t", "-c", str(config), *extra]
         started = time.monotonic()
         done = lab.run("home", argv, check=False, timeout=30, env=env, cwd=str(ROOT))

@@ -41,6 +41,7 @@ class Fakes:
             "keepalive_interval": FAST.keepalive_interval,
             "status": None,  # no status server unless a test asks for one on its own port
             "reach": False,  # the fake mapped addresses must never be contacted (hairpin)
+            "upnp": False,  # never the real home router (SPEC §14)
         }
         base.update(fields)
         return Config(**base)  # type: ignore[arg-type]

@@ -1,0 +1,224 @@
+"""The product end to end through the double NAT: the forward is what makes the published mapping reachable.
+
+The real CLI runs in ``host`` behind the home gateway (miniupnpd, drops unsolicited
+inbound), behind the carrier's FULL CONE. With ``upnp: false`` the NAT check finds
+the home gateway's filtering (NAT3) and refuses; with ``upnp: true`` naming the lab's
+gateway the forward opens first, the check passes, the carrier's mapping is
+published and a player in ``inet`` reaches the service. SIGTERM removes the forward
+within 3 s. Only lab addresses are used.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.lab import PLAYER_IPS, ROUTER_OUTSIDE_IP, STUN_IPS
+from tests.lab.double import DOUBLE_TOOLS, GATEWAY_LAN_IP, DoubleNatLab, UpnpdOptions
+from tests.support.ci import require_root_tools
+
+pytestmark = [pytest.mark.netns, pytest.mark.slow, pytest.mark.portmap_lab]
+
+REPO = Path(__file__).resolve().parents[2]
+ENV = {**os.environ, "PYTHONPATH": str(REPO), "NAT1_NO_UVLOOP": "1", "NAT1_LANG": "zh"}
+MAPPING_RE = re.compile(r"获取到映射地址： (\d+\.\d+\.\d+\.\d+):(\d+)")
+STUN = [f"{STUN_IPS[0]}:3478"]
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[DoubleNatLab]:
+    require_root_tools(*DOUBLE_TOOLS)
+    with DoubleNatLab().build("fullcone", keep_ports=True) as built:
+        built.start_upnpd(UpnpdOptions())
+        yield built
+
+
+@pytest.fixture
+def fresh(lab: DoubleNatLab) -> DoubleNatLab:
+    lab.forget()
+    return lab
+
+
+class Output:
+    """The process's merged output, read by a thread; ``wait_for`` is bounded."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for raw in self.proc.stdout:
+            self._queue.put(raw.decode("utf-8", "replace").rstrip())
+        self._queue.put(None)
+
+    def wait_for(self, pattern: re.Pattern[str], timeout: float) -> re.Match[str] | None:
+        """The first match, or ``None`` when the process ended first; fails after ``timeout``."""
+        for line in self.lines:
+            if match := pattern.search(line):
+                return match
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                return None
+            self.lines.append(line)
+            if match := pattern.search(line):
+                return match
+        raise AssertionError(f"{pattern.pattern!r} not seen in {timeout} s:\n" + "\n".join(self.lines))
+
+    def rest(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._queue.get(timeout=left)
+            except queue.Empty:
+                return
+            if line is None:
+                return
+            self.lines.append(line)
+
+
+class Echo:
+    """A UDP game server stand-in on the host's loopback: echoes every datagram."""
+
+    def __init__(self, lab: DoubleNatLab) -> None:
+        self.sock = lab.socket("host", socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = int(self.sock.getsockname()[1])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(2048)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.sock.sendto(data, peer)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self.sock.close()
+
+
+def player_reaches(lab: DoubleNatLab, ip: str, port: int, within: float) -> float | None:
+    """Seconds until a player's datagram to ``ip:port`` comes back from the game server, or None."""
+    player = lab.socket("inet", socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        player.bind((PLAYER_IPS[0], 0))
+        player.settimeout(0.2)
+        started = time.monotonic()
+        while time.monotonic() - started < within:  # bounded: one probe every 0.2 s
+            token = secrets.token_bytes(8)
+            player.sendto(token, (ip, port))
+            try:
+                data, _ = player.recvfrom(2048)
+            except TimeoutError:
+                continue
+            if data == token:
+                return time.monotonic() - started
+        return None
+    finally:
+        player.close()
+
+
+def start_product(lab: DoubleNatLab, tmp_path: Path, port: int, remote: int, upnp: bool) -> Output:
+    config = {
+        "type": "udp", "dns": "no_dns", "local": f":{port}", "remote": f"127.0.0.1:{remote}",
+        "stun_udp": STUN, "stun_tcp": STUN, "keepalive_interval": 2,
+        "upnp": upnp, "upnp_gateway": GATEWAY_LAN_IP, "status": False, "reach_check": [],
+    }  # fmt: skip
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    argv = [sys.executable, "-m", "nat1_traversal", "-c", str(path)]
+    proc = lab.popen("host", argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=ENV, cwd=str(REPO))
+    return Output(proc)
+
+
+def test_without_upnp_the_home_router_makes_it_nat3(fresh: DoubleNatLab, tmp_path: Path) -> None:
+    lab = fresh
+    echo = Echo(lab)
+    try:
+        port = 42000 + secrets.randbelow(1000)
+        out = start_product(lab, tmp_path, port, echo.port, upnp=False)
+        assert out.wait_for(MAPPING_RE, 15) is None, "no mapping may be published behind a filtering router"
+        assert out.proc.wait(timeout=5) == 1
+        text = "\n".join(out.lines)
+        assert "NAT3" in text and "已通过" not in text
+        assert player_reaches(lab, ROUTER_OUTSIDE_IP, port, within=1.0) is None
+    finally:
+        echo.close()
+
+
+def test_with_upnp_the_published_mapping_is_reachable_and_the_forward_goes_on_sigterm(
+    fresh: DoubleNatLab, tmp_path: Path
+) -> None:
+    lab = fresh
+    echo = Echo(lab)
+    try:
+        port = 43000 + secrets.randbelow(1000)
+        started = time.monotonic()
+        out = start_product(lab, tmp_path, port, echo.port, upnp=True)
+        assert out.wait_for(re.compile(f"已通过 PCP 在路由器 {GATEWAY_LAN_IP} 上打开 UDP 端口 {port}"), 15)
+        match = out.wait_for(MAPPING_RE, 15)
+        assert match is not None, "\n".join(out.lines)
+        ip, mapped = match.group(1), int(match.group(2))
+        assert ip == ROUTER_OUTSIDE_IP  # the carrier's mapping, never the home gateway's idea of it
+        took = player_reaches(lab, ip, mapped, within=10.0)
+        assert took is not None, "a player reaches the published mapping"
+        first_reachable = time.monotonic() - started
+        print(f"start to first reachable mapping with UPnP: {first_reachable:.2f} s")
+        assert f"dport {port} dnat" in lab.forwards()
+        out.proc.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        assert out.proc.wait(timeout=3) == 0
+        gone = time.monotonic() - stopping
+        assert f"dport {port}" not in lab.forwards()
+        assert gone < 3.0
+        out.rest(1.0)
+        assert any(f"已删除路由器 {GATEWAY_LAN_IP} 上的 UDP 端口 {port} 转发（PCP）" in line for line in out.lines)
+    finally:
+        echo.close()
+
+
+def test_nat_type_test_opens_the_test_port_first(fresh: DoubleNatLab, tmp_path: Path) -> None:
+    lab = fresh
+    path = tmp_path / "config.json"
+    results: dict[bool, str] = {}
+    for upnp in (False, True):
+        lab.forget()
+        port = 44000 + secrets.randbelow(1000)
+        config = {"stun_udp": STUN, "stun_tcp": STUN, "upnp": upnp, "upnp_gateway": GATEWAY_LAN_IP,
+                  "status": False, "reach_check": []}  # fmt: skip
+        path.write_text(json.dumps(config), encoding="utf-8")
+        argv = [sys.executable, "-m", "nat1_traversal", "-t", "-l", f":{port}", "-c", str(path)]
+        done = lab.run("host", argv, env=ENV, cwd=str(REPO), timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        results[upnp] = done.stdout
+        assert f"dport {port}" not in lab.forwards(), "the test port's forward is removed afterwards"
+    assert "UDP: PORT RESTRICTED CONE (NAT3)" in results[False], results[False]
+    assert "UDP: FULL CONE (NAT1)" in results[True], results[True]

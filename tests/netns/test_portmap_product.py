@@ -75,13 +75,13 @@ class Output:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
-                line = self._queue.get(timeout=left)
+                got = self._queue.get(timeout=left)
             except queue.Empty:
                 break
-            if line is None:
+            if got is None:
                 return None
-            self.lines.append(line)
-            if match := pattern.search(line):
+            self.lines.append(got)
+            if match := pattern.search(got):
                 return match
         raise AssertionError(f"{pattern.pattern!r} not seen in {timeout} s:\n" + "\n".join(self.lines))
 
@@ -89,12 +89,12 @@ class Output:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
-                line = self._queue.get(timeout=left)
+                got = self._queue.get(timeout=left)
             except queue.Empty:
                 return
-            if line is None:
+            if got is None:
                 return
-            self.lines.append(line)
+            self.lines.append(got)
 
 
 class Echo:

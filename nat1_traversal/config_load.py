@@ -242,13 +242,18 @@ def _with_section15_keys(config: Config, data: dict[str, Any], check: _Checker) 
 
     keys = parse_notify_keys(data.get("notify"), data.get("notify_template"))
     check.problems.extend(keys.problems)
-    from nat1_traversal.resolver import SYSTEM, resolver_problem
+    from nat1_traversal.resolver_settings import SYSTEM, resolver_problem
 
     resolver = data.get("resolver")
     problem = resolver_problem(resolver)
     if problem is not None:
         check.problems.append(problem)
     chosen = resolver.strip() if isinstance(resolver, str) and problem is None else SYSTEM
+    from nat1_traversal.dns import providers
+
+    spec = providers().get(config.dns.kind)
+    if spec is not None and spec.types is not None and config.type not in spec.types:
+        check.problem("cdn.bad_type", provider=config.dns.kind, type=config.type)
     return replace(config, notify=keys.urls, notify_template=keys.template, resolver=chosen)
 
 

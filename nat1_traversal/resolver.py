@@ -47,10 +47,10 @@ import dns.rrset
 from nat1_traversal.blocking import in_daemon_thread
 from nat1_traversal.i18n import t
 from nat1_traversal.model import IPAddress
+from nat1_traversal.resolver_settings import SYSTEM
 
 log = logging.getLogger(__name__)
 
-SYSTEM = "system"
 DOH_TIMEOUT = 3.0  # seconds per DoH request, connect and read each
 # RFC 2544 benchmarking range, which fake-IP DNS of proxy tools hands out (SPEC section 13).
 FAKE_IP_NETWORK = ipaddress.ip_network("198.18.0.0/15")
@@ -63,31 +63,6 @@ NameLookup = Callable[[str, int], Awaitable[list[IPAddress]]]  # (host, AF_INET|
 
 class DohFailure(Exception):
     """The DoH server could not be asked, or its reply is not a DNS answer."""
-
-
-def resolver_problem(value: object) -> str | None:
-    """Why ``value`` is not a valid ``resolver`` setting (a message), or None."""
-    if value is None or value == SYSTEM:
-        return None
-    if not isinstance(value, str):
-        return t("resolver.bad", value=repr(value))
-    try:
-        parts = urlsplit(value.strip())
-        host = parts.hostname or ""
-    except ValueError:
-        return t("resolver.bad", value="…")
-    if parts.scheme not in ("https", "http") or not host:
-        return t("resolver.bad", value=f"{parts.scheme or '?'}://…")
-    if parts.scheme == "http" and not _is_loopback(host):
-        return t("resolver.http_not_local")
-    return None
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def is_fake_ip(address: IPAddress) -> bool:

@@ -29,7 +29,8 @@ class ProviderSpec:
     ``needs``: the fields that must not be empty (``domain`` also means ``sub_domain``).
     ``endpoint``: "url" when ``endpoint`` optionally overrides the API address,
     "host_port" when it names the server (required), "unused" when it means nothing.  ``check``: extra problems,
-    translated.  ``order``: position in the list of choices shown to users.
+    translated.  ``order``: position in the list of choices shown to users.  ``types``: the
+    service types it can publish (None: every type; a CDN origin only "web").
     """
 
     kind: str
@@ -38,6 +39,7 @@ class ProviderSpec:
     endpoint: Literal["url", "host_port", "unused"] = "url"
     check: Callable[[DnsSettings], list[str]] | None = None
     order: int = 50
+    types: frozenset[str] | None = None  # service types it can publish; None = all (CDNs: "web")
 
 
 def valid_domain(name: str) -> bool:

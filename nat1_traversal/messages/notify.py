@@ -1,6 +1,6 @@
-"""Messages of notifications (SPEC section 15) and of the DNS-over-HTTPS resolver: key -> (zh, en).
+"""Messages of SPEC section 15: notifications, the DNS-over-HTTPS resolver and CDN origins.
 
-Keys start with "notify." and "resolver.".
+key -> (zh, en); keys start with "notify.", "resolver." and "cdn.".
 """
 
 from __future__ import annotations
@@ -62,5 +62,31 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "resolver.fake_ip": (
         "DNS-over-HTTPS 对 {name} 的回答 {ip} 属于 fake-IP 网段 198.18.0.0/15，已丢弃",
         "the DNS-over-HTTPS answer {ip} for {name} is in the fake-IP range 198.18.0.0/15; dropped",
+    ),
+    # CDN origins (dns: edgeone / edgeone_intl / aliesa)
+    "cdn.bad_type": (
+        "dns：{provider} 是 CDN 回源，只能用于 type 为 web 的服务（当前 type 为 {type}）",
+        "dns: {provider} sets a CDN origin and only works with type web (type is {type})",
+    ),
+    "cdn.domain_missing": (
+        "{provider} 中没有加速域名 {name}",
+        "{provider} has no acceleration domain {name}",
+    ),
+    "cdn.hint.domain_missing": (
+        "请先在 EdgeOne 控制台的站点 {zone} 下添加加速域名 {name}（源站任填），程序只修改已有域名的源站 IP 和回源端口。",
+        "Add the acceleration domain {name} to the site {zone} in the EdgeOne console first (any origin); "
+        "the program only changes the origin IP and ports of an existing domain.",
+    ),
+    "cdn.record_missing": ("{provider} 站点中没有记录 {name}", "{provider}: the site has no record {name}"),
+    "cdn.hint.record_missing": (
+        "请先在 ESA 控制台的站点 {zone} 下添加 A/AAAA 记录 {name}（开启代理加速），程序只修改已有记录的 IP。",
+        "Add the A/AAAA record {name} (proxied) to the site {zone} in the ESA console first; "
+        "the program only changes the IP of an existing record.",
+    ),
+    "cdn.rule_missing": ("{provider} 站点中没有名为 {name} 的回源规则", "{provider}: the site has no origin rule named {name}"),
+    "cdn.hint.rule_missing": (
+        "请先在 ESA 控制台的站点 {zone} 下添加名为 {name}（与 sub_domain 相同）的回源规则，程序只修改它的回源端口。",
+        "Add an origin rule named {name} (the sub_domain) to the site {zone} in the ESA console first; "
+        "the program only changes its origin ports.",
     ),
 }

@@ -49,7 +49,8 @@ def test_templates_load(path: Path) -> None:
 
 def test_templates_cover_every_provider() -> None:
     names = {p.name for p in TEMPLATES}
-    providers = ("cloudflare", "dynv6", "webhook", "tencentcloud", "alidns", "rfc2136")
+    providers = ("cloudflare", "dynv6", "webhook", "tencentcloud", "alidns", "rfc2136", "edgeone", "edgeone_intl",
+                 "aliesa")
     assert names == {f"config.{k}.json" for k in providers}
 
 

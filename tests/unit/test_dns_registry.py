@@ -27,7 +27,8 @@ from nat1_traversal.model import Secret
 
 
 def test_every_provider_is_found_in_display_order() -> None:
-    assert provider_kinds() == ("no_dns", "cloudflare", "dynv6", "webhook", "tencentcloud", "alidns", "rfc2136")
+    assert provider_kinds() == ("no_dns", "cloudflare", "dynv6", "webhook", "tencentcloud", "alidns", "rfc2136",
+                                "edgeone", "edgeone_intl", "aliesa")
     for kind, spec in providers().items():
         assert spec.kind == kind and issubclass(spec.factory, Provider)
 

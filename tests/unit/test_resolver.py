@@ -12,7 +12,8 @@ import pytest
 
 from nat1_traversal.config_load import parse_config
 from nat1_traversal.errors import ConfigError
-from nat1_traversal.resolver import DohFailure, _from_json, _from_wire, answer_of, is_fake_ip, resolver_problem
+from nat1_traversal.resolver import DohFailure, _from_json, _from_wire, answer_of, is_fake_ip
+from nat1_traversal.resolver_settings import resolver_problem
 
 
 @pytest.mark.parametrize("value", [None, "system", "https://223.5.5.5/resolve", "https://1.12.12.12/dns-query",

@@ -165,9 +165,27 @@ class UdpForwarder:
             self._thread = EpollRelay(self, self._sock, self._remote_addr, self._loop)
             self._thread.start()
         else:
-            self._loop.add_reader(self._sock.fileno(), self._on_listen_readable)
-            self._sweeper = self._loop.call_later(self.sweep_interval(), self._sweep)
+            self._relay_on_loop()
         logger.info(t("forward.udp_listening", local=self.bound, remote=self.remote))
+
+    def _relay_on_loop(self) -> None:
+        assert self._loop is not None and self._sock is not None
+        self._loop.add_reader(self._sock.fileno(), self._on_listen_readable)
+        for session in self.sessions_by_addr.values():
+            self._loop.add_reader(session.sock.fileno(), self._on_session_readable, session)
+        self._sweeper = self._loop.call_later(self.sweep_interval(), self._sweep)
+
+    def relay_failed(self) -> None:
+        """The relay thread died of a bug (reported already): relay on the loop from now on."""
+        thread = self._thread
+        if thread is None or self._sock is None or self._loop is None:
+            return
+        if thread.alive:  # reported from its last lines: it ends in a moment
+            self._loop.call_later(0.01, self.relay_failed)
+            return
+        self._thread = None
+        thread.close()  # the thread has ended: the session table is the loop's now
+        self._relay_on_loop()
 
     def send(self, data: bytes, addr: tuple[str, int]) -> None:
         """Send ``data`` to ``addr`` from the listening socket (for STUN); never raises."""

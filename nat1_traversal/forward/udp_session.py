@@ -67,6 +67,9 @@ class RelayHost(Protocol):
 
     def unclaimed_stun(self, addr: Address) -> None: ...
 
+    def relay_failed(self) -> None:
+        """Called on the event loop once the relay thread died of a bug."""
+
 
 def stun_shaped(buf: bytes | bytearray | memoryview, nbytes: int) -> bool:
     """An RFC 8489 header: two zero top bits and the magic cookie (cheap, inline-able)."""

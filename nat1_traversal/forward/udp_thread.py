@@ -124,10 +124,14 @@ class EpollRelay:
         except BaseException as exc:  # a bug: report it the way the loop reports callbacks
             self.crashed = exc
             if not self._loop.is_closed():
-                self._loop.call_soon_threadsafe(
-                    self._loop.call_exception_handler,
-                    {"message": "UDP relay thread failed", "exception": exc},
-                )
+                with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                    self._loop.call_soon_threadsafe(
+                        self._loop.call_exception_handler,
+                        {"message": "UDP relay thread failed", "exception": exc},
+                    )
+                    # The players must not lose the service to it: the forwarder
+                    # carries on with the event loop's relay.
+                    self._loop.call_soon_threadsafe(self._fwd.relay_failed)
 
     def _relay(self) -> None:
         fwd, poll, by_fd = self._fwd, self._epoll.poll, self._by_fd

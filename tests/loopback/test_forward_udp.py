@@ -357,3 +357,43 @@ async def test_bedrock_pongs_advertise_the_mapped_port_once_it_is_known(mode: st
                 sock.close()
     finally:
         server.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.skipif(not LINUX, reason="the relay thread is Linux only")
+@pytest.mark.parametrize("mode", ["asyncio-thread"], indirect=True)
+async def test_a_relay_thread_that_dies_of_a_bug_hands_over_to_the_loop(
+    mode: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nat1_traversal.forward import udp_thread
+
+    reported: list[dict[str, Any]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, context: reported.append(context))
+    original = udp_thread.EpollRelay._on_session_readable
+    calls = 0
+
+    def buggy(self: udp_thread.EpollRelay, session: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise ZeroDivisionError("a bug")
+        original(self, session)
+
+    monkeypatch.setattr(udp_thread.EpollRelay, "_on_session_readable", buggy)
+    async with echo_server() as (remote, _echo), forwarder(remote, relay="thread") as fwd:
+        sock = client()
+        try:
+            sock.sendto(b"one", fwd.bound.sockaddr())
+            assert (await recv(sock))[0] == b"one"
+            sock.sendto(b"two", fwd.bound.sockaddr())  # the thread dies on the reply
+            await wait_until(lambda: fwd.relay == "loop")
+            assert any(isinstance(c.get("exception"), ZeroDivisionError) for c in reported)
+            for payload in (b"three", b"four"):  # the session lives on, relayed by the loop
+                sock.sendto(payload, fwd.bound.sockaddr())
+                data = (await recv(sock))[0]
+                if data == b"two":  # the reply the thread never read is still queued
+                    data = (await recv(sock))[0]
+                assert data == payload
+            assert fwd.sessions == 1
+        finally:
+            sock.close()

@@ -11,6 +11,7 @@ import os
 from typing import Literal
 
 from nat1_traversal.messages import CATALOGUE
+from nat1_traversal.text import printable
 
 Language = Literal["zh", "en"]
 LANGUAGES: tuple[Language, ...] = ("zh", "en")
@@ -42,7 +43,9 @@ def t(key: str, /, **fields: object) -> str:
     if entry is None:
         return key if not fields else f"{key} {fields}"
     template = entry[0] if language() == "zh" else entry[1]
+    # Field values are data (often from a peer): their control characters are escaped.
+    safe = {name: printable(value) if isinstance(value, str) else value for name, value in fields.items()}
     try:
-        return template.format(**fields)
+        return template.format(**safe)
     except (KeyError, IndexError, ValueError):
         return template

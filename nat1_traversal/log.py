@@ -16,10 +16,11 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TextIO
 
 from nat1_traversal.model import Secret
+from nat1_traversal.text import printable
 
 MASK = "******"
 # Secrets shorter than this are not masked on their own: masking every "1" in a
@@ -81,6 +82,7 @@ def _install_record_factory() -> None:
 
     def factory(*args: object, **kwargs: object) -> logging.LogRecord:
         record = old(*args, **kwargs)
+        record.args = _printable_args(record.args)
         try:
             message = record.getMessage()
         except Exception:  # a broken format string must not lose the record
@@ -91,6 +93,24 @@ def _install_record_factory() -> None:
 
     factory._nat1_redacting = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)
+
+
+def _printable_args(args: tuple[object, ...] | Mapping[str, object] | None,
+                    ) -> tuple[object, ...] | Mapping[str, object] | None:
+    """``%s`` arguments that are text (peer strings: reasons, names, bodies) are escaped."""
+    if isinstance(args, tuple):
+        return tuple(printable(a) if isinstance(a, str) else a for a in args)
+    if isinstance(args, Mapping):
+        return {k: printable(v) if isinstance(v, str) else v for k, v in args.items()}
+    return args
+
+
+def unforgeable(text: str) -> str:
+    """A formatted record as it may reach the terminal: control characters other than
+    the newline escaped, and every continuation line indented, so that no text inside
+    a record can start a line that looks like a record of its own (``[   ERROR] ...``)."""
+    lines = [printable(line) for line in text.split("\n")]
+    return "\n".join([lines[0], *(line if line.startswith(" ") else "  " + line for line in lines[1:])])
 
 
 _install_record_factory()
@@ -106,7 +126,7 @@ class Nat1Formatter(logging.Formatter):
         super().__init__(self.DEBUG if debug else self.PLAIN, datefmt="%Y-%m-%d %H:%M:%S")
 
     def format(self, record: logging.LogRecord) -> str:
-        return REDACTOR.redact(super().format(record))
+        return unforgeable(REDACTOR.redact(super().format(record)))
 
 
 _handler: logging.Handler | None = None
@@ -139,10 +159,11 @@ def register_secrets(secrets: Iterable[str | Secret | None]) -> None:
 
 
 def url_secrets(url: str | None) -> list[str]:
-    """The parts of a URL that may be credentials: a password and query values."""
+    """The parts of a URL that may be credentials: a password, query values, and path
+    segments that look like keys (Discord/Slack/WeCom webhooks put the token in the path)."""
     if not url or "://" not in url:
         return []
-    from urllib.parse import parse_qsl, urlsplit
+    from urllib.parse import parse_qsl, unquote, urlsplit
 
     try:
         parts = urlsplit(url)
@@ -150,7 +171,18 @@ def url_secrets(url: str | None) -> list[str]:
         found += [value for _, value in parse_qsl(parts.query)]
     except ValueError:
         return []
+    for segment in parts.path.split("/"):
+        if _looks_like_key(unquote(segment)):
+            found += [segment] if unquote(segment) == segment else [segment, unquote(segment)]
     return found
+
+
+def _looks_like_key(segment: str) -> bool:
+    """Long, or mixing letters and digits: ``123456789012345678``, ``T0ABC1234``, a token.
+    Words such as ``api``, ``webhooks``, ``services``, ``hook`` stay readable."""
+    if len(segment) >= 16:
+        return True
+    return len(segment) >= 8 and any(c.isdigit() for c in segment) and any(c.isalpha() for c in segment)
 
 
 def install_debug_signals(add_handler: Callable[[int, Callable[[], None]], None]) -> bool:

@@ -30,6 +30,7 @@ from nat1_traversal.errors import NetTimeout, NetworkError, ProtocolError, Usage
 from nat1_traversal.i18n import t
 from nat1_traversal.minecraft import Edition, ServerStatus, bedrock_status, java_status
 from nat1_traversal.model import IPAddress
+from nat1_traversal.text import printable_json
 
 log = logging.getLogger(__name__)
 
@@ -243,7 +244,8 @@ async def query_edition(
 def format_line(edition: Edition, status: ServerStatus | None) -> str:
     if status is None:
         return f"{LABEL[edition]}: {t('mc.offline')}"
-    return f"{LABEL[edition]}: {json.dumps(status.to_json(), ensure_ascii=False)}"
+    # JSON escapes C0 controls; C1 ones (U+009B is a terminal's CSI) and U+2028/9 are escaped here.
+    return f"{LABEL[edition]}: {printable_json(json.dumps(status.to_json(), ensure_ascii=False))}"
 
 
 async def run_query(

@@ -384,3 +384,38 @@ def test_answers_from_another_lan_device_are_ignored(lab: DoubleNatLab) -> None:
         assert device.fetches >= 1, "control: named as the gateway, the same device is asked"
     finally:
         device.close(lab)
+
+
+def test_gateway_reboot_is_noticed_by_the_epoch_and_the_forward_reopened(
+    lab: DoubleNatLab, caplog: pytest.LogCaptureFixture
+) -> None:
+    """miniupnpd restarts (its rules flushed, its PCP epoch back to 0): the next renewal's epoch says so,
+    the forward is back, and the §14 line is logged again."""
+    lab.set_carrier(keep_ports=True)
+    lab.start_upnpd(UpnpdOptions())
+    try:
+        port = port_of(lab)
+        # The daemon's epoch must have grown past the RFC 6887 §8.5 slack of 2 s before the reboot
+        # can show as "backwards": let it run a while (this is the time that has to pass, not a sync).
+        time.sleep(4)
+
+        async def run() -> int:
+            request = PortmapRequest("mcbe", "udp", port, gateway=GW, lifetime=6)
+            async with manager.hold(request) as fwd:
+                assert fwd.forward is not None
+                await asyncio.to_thread(lab.stop_upnpd)
+                await asyncio.to_thread(lab.start_upnpd, UpnpdOptions())
+                assert f"dport {port}" not in lab.forwards()
+                for _ in range(80):  # the renewal is due 3 s after the open: at most 8 s
+                    if fwd.state.opened >= 2:
+                        break
+                    await asyncio.sleep(0.1)
+                assert f"dport {port} dnat" in lab.forwards()
+                return fwd.state.opened
+
+        assert in_host(lab, run) == 2
+        infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+        assert f"路由器 {GATEWAY_LAN_IP} 似乎重启过，端口转发已丢失，正在重新打开" in infos
+        assert infos.count(f"已通过 PCP 在路由器 {GATEWAY_LAN_IP} 上打开 UDP 端口 {port}") == 2
+    finally:
+        lab.stop_upnpd()

@@ -146,10 +146,20 @@ def player_reaches(lab: DoubleNatLab, ip: str, port: int, within: float) -> floa
         player.close()
 
 
-def start_product(lab: DoubleNatLab, tmp_path: Path, port: int, remote: int, upnp: bool) -> Output:
+def start_server(lab: DoubleNatLab, ns: str, kind: str, host: str, port: int) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, "-m", "tests.support.e2e_servers", kind, host, str(port)]
+    proc = lab.popen(ns, argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV, cwd=str(REPO))
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == b"READY", f"{kind} server did not start"
+    return proc
+
+
+def start_product(
+    lab: DoubleNatLab, tmp_path: Path, port: int, remote: int, upnp: bool, service_type: str = "udp"
+) -> Output:
     config = {
-        "type": "udp", "dns": "no_dns", "local": f":{port}", "remote": f"127.0.0.1:{remote}",
-        "stun_udp": STUN, "stun_tcp": STUN, "keepalive_interval": 2,
+        "type": service_type, "dns": "no_dns", "local": f":{port}", "remote": f"127.0.0.1:{remote}",
+        "stun_udp": STUN, "stun_tcp": STUN, "keepalive_tcp": [f"{STUN_IPS[0]}:80"], "keepalive_interval": 2,
         "upnp": upnp, "upnp_gateway": GATEWAY_LAN_IP, "status": False, "reach_check": [],
     }  # fmt: skip
     path = tmp_path / "config.json"
@@ -203,6 +213,42 @@ def test_with_upnp_the_published_mapping_is_reachable_and_the_forward_goes_on_si
         assert any(f"已删除路由器 {GATEWAY_LAN_IP} 上的 UDP 端口 {port} 转发（PCP）" in line for line in out.lines)
     finally:
         echo.close()
+
+
+@pytest.mark.parametrize("upnp", [True, False])
+def test_tcp_forward_mode_reachable_only_with_upnp(fresh: DoubleNatLab, tmp_path: Path, upnp: bool) -> None:
+    """mcje in forward mode: a player's status query reaches the Java server through both NATs, with the
+    forward; without it the mapping is published (TCP filtering cannot be measured: a warning) but dead."""
+    lab = fresh
+    http = start_server(lab, "inet", "http", STUN_IPS[0], 80)
+    remote = 25000 + secrets.randbelow(1000)
+    game = start_server(lab, "host", "mcje", "127.0.0.1", remote)
+    try:
+        port = 45000 + secrets.randbelow(1000)
+        started = time.monotonic()
+        out = start_product(lab, tmp_path, port, remote, upnp=upnp, service_type="mcje")
+        if upnp:
+            assert out.wait_for(re.compile(f"已通过 PCP 在路由器 {GATEWAY_LAN_IP} 上打开 TCP 端口 {port}"), 15)
+        match = out.wait_for(MAPPING_RE, 20)
+        assert match is not None, "\n".join(out.lines)
+        address = f"{match.group(1)}:{match.group(2)}"
+        assert match.group(1) == ROUTER_OUTSIDE_IP
+        query = lab.run("inet", [sys.executable, "-m", "nat1_traversal", "-qj", address], env=ENV, cwd=str(REPO),
+                        timeout=30, check=False)  # fmt: skip
+        if not upnp:
+            assert query.stdout.strip() == "MCJE: 服务器离线", query.stdout
+            assert not any("已通过" in line for line in out.lines)
+            out.proc.send_signal(signal.SIGTERM)
+            assert out.proc.wait(timeout=3) == 0
+            return
+        assert query.stdout.startswith("MCJE: {"), (query.stdout, query.stderr, "\n".join(out.lines))
+        print(f"mcje: start to first reachable mapping with UPnP: {time.monotonic() - started:.2f} s")
+        out.proc.send_signal(signal.SIGTERM)
+        assert out.proc.wait(timeout=3) == 0
+        assert f"dport {port}" not in lab.forwards()
+    finally:
+        lab.stop(game)
+        lab.stop(http)
 
 
 def test_nat_type_test_opens_the_test_port_first(fresh: DoubleNatLab, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
 """Status server benchmark: /api/status latency at a steady request rate, and the process's memory.
 
-    python3 bench/status_bench.py [--rate 50] [--seconds 20] [--services 3]
+    python3 bench/status_bench.py [--rate 50] [--seconds 20] [--services 3] [--with-forward]
 
 A child process (this file with --serve) imports the product (nat1_traversal.app),
 reports its RSS, starts the status surface on 127.0.0.1 with N services driven
@@ -9,6 +9,11 @@ This process then sends GET /api/status at a fixed rate (one connection per
 request, as the server closes after each reply) and measures each reply's
 latency; then a short round of /metrics and / at the same rate. Loopback only,
 bounded in count and time; the child is stopped by its pid.
+
+``--with-forward``: the child also runs the product's TCP forwarder in the same
+event loop, in front of an iperf3 server; iperf3 pushes a 1 Gbit/s stream through
+it twice, once while nobody polls and once while /api/status is polled at the
+rate, so the run shows both the latency under load and the throughput effect.
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ def free_port() -> int:
 
 # --------------------------------------------------------------------------- the child
 
-async def serve(port: int, services: int) -> None:
+async def serve(port: int, services: int, forward: str | None) -> None:
     import nat1_traversal.app  # noqa: F401  - the product's import weight, as a daemon has it
     from nat1_traversal.config import Config
     from nat1_traversal.model import Endpoint
@@ -77,10 +82,20 @@ async def serve(port: int, services: int) -> None:
     for name in surface.registry.names:
         surface.registry.dns_published(name)
     await surface.start()
+    forwarder = None
+    if forward:
+        from nat1_traversal.forward.tcp import TcpForwarder
+
+        local, remote = (int(x) for x in forward.split(":"))
+        lo = ipaddress.IPv4Address("127.0.0.1")
+        forwarder = TcpForwarder(Endpoint(lo, local), Endpoint(lo, remote))
+        await forwarder.start()
     print(json.dumps({"ready": True}), flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
+    if forwarder is not None:
+        await forwarder.aclose()
     await surface.aclose()
 
 
@@ -122,21 +137,43 @@ def summary(latencies: list[float]) -> dict[str, float]:
     }
 
 
+def iperf(port: int, seconds: float) -> float:
+    argv = ["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", str(int(seconds)), "-b", "1G", "-J"]
+    done = subprocess.run(argv, capture_output=True, timeout=seconds + 30, check=True)
+    return float(json.loads(done.stdout)["end"]["sum_received"]["bits_per_second"]) / 1e9
+
+
+async def iperf_while_polled(forward_port: int, status_port: int, rate: float,
+                             seconds: float) -> tuple[float, list[float]]:
+    throughput = asyncio.create_task(asyncio.to_thread(iperf, forward_port, seconds))
+    await asyncio.sleep(0.5)  # poll while the stream runs, not during its start
+    latencies = await paced(status_port, "/api/status", rate, int(rate * (seconds - 1)))
+    return await throughput, latencies
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--services", type=int, default=3)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--with-forward", action="store_true")
+    parser.add_argument("--forward", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve is not None:
-        asyncio.run(serve(args.serve, args.services))
+        asyncio.run(serve(args.serve, args.services, args.forward))
         return 0
     seconds = min(args.seconds, 120.0)  # bounded whatever is asked
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "NAT1_NO_UVLOOP": "1"}
-    child = subprocess.Popen([sys.executable, __file__, "--serve", str(port), "--services", str(args.services)],
-                             stdout=subprocess.PIPE, env=env, text=True)
+    child_argv = [sys.executable, __file__, "--serve", str(port), "--services", str(args.services)]
+    iperf_server = None
+    if args.with_forward:
+        iperf_port, forward_port = free_port(), free_port()
+        iperf_server = subprocess.Popen(["iperf3", "-s", "-p", str(iperf_port)], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        child_argv += ["--forward", f"{forward_port}:{iperf_port}"]
+    child = subprocess.Popen(child_argv, stdout=subprocess.PIPE, env=env, text=True)
     try:
         assert child.stdout is not None
         before = json.loads(child.stdout.readline())
@@ -157,8 +194,20 @@ def main() -> int:
             "server_cpu_total_s": round(child_cpu, 2),  # start-up (imports) included
             "python": sys.version.split()[0],
         }
+        if args.with_forward:
+            time.sleep(1)  # let iperf3 -s settle (it has no readiness signal)
+            quiet = iperf(forward_port, seconds)
+            polled, under_load = asyncio.run(iperf_while_polled(forward_port, port, args.rate, seconds))
+            result["forward_1gbit"] = {
+                "not_polled_gbit_s": round(quiet, 3),
+                "polled_gbit_s": round(polled, 3),
+                "api_status_while_forwarding": summary(under_load),
+            }
         print(json.dumps(result, indent=2))
     finally:
+        if iperf_server is not None:
+            iperf_server.terminate()
+            iperf_server.wait(5)
         child.send_signal(signal.SIGTERM)
         try:
             child.wait(5)

@@ -23,7 +23,7 @@ from nat1_traversal.dns.base import (
     ZoneProvider,
     relative_name,
 )
-from nat1_traversal.dns.sdk import require
+from nat1_traversal.dns.sdk import ReplyTooLarge, cap_adapter, require
 from nat1_traversal.dns.spec import ProviderSpec
 from nat1_traversal.errors import NetTimeout, NetworkError, ProviderError
 
@@ -49,19 +49,39 @@ ERRORS = ErrorTable(
 JsonObj = dict[str, object]
 
 
+def _cap_sdk_sessions(core: Any, provider: str) -> None:
+    """The SDK keeps one ``requests`` session per endpoint (``DaraCore._get_session``, private) and
+    sends prepared requests on it: cap the replies of every session it hands out."""
+    dara: Any = getattr(core, "DaraCore", None)
+    get_session = getattr(dara, "_get_session", None)
+    if get_session is None or getattr(get_session, "_nat1_capped", False):
+        return
+
+    def capped_session(*args: Any, **kwargs: Any) -> Any:
+        session = get_session(*args, **kwargs)
+        for adapter in getattr(session, "adapters", {}).values():
+            cap_adapter(adapter, provider)
+        return session
+
+    vars(capped_session)["_nat1_capped"] = True
+    dara._get_session = staticmethod(capped_session)
+
+
 class AliDnsProvider(ZoneProvider[str, str]):
     label = "阿里云 DNS"
 
     def __init__(self, settings: DnsSettings, *, timeout: float = REQUEST_TIMEOUT) -> None:
         super().__init__(settings, timeout=timeout)
-        self._models, client, openapi, exceptions, runtime = require(
+        self._models, client, openapi, exceptions, runtime, core = require(
             "alidns", "alibabacloud_alidns20150109",
             "alibabacloud_alidns20150109.models",
             "alibabacloud_alidns20150109.client",
             "alibabacloud_tea_openapi.utils_models",
             "alibabacloud_tea_openapi.exceptions",
             "darabonba.runtime",
+            "darabonba.core",
         )
+        _cap_sdk_sessions(core, self.label)
         self._sdk_error: type[Exception] = exceptions.AlibabaCloudException
         config = openapi.Config(
             access_key_id=settings.id or "",
@@ -91,6 +111,8 @@ class AliDnsProvider(ZoneProvider[str, str]):
             # Network failures arrive as the SDK's UnretryableException, which holds the
             # signed request: never put str(exc) in a message.
             inner = getattr(exc, "inner_exception", exc)
+            if isinstance(inner, ReplyTooLarge):
+                raise inner from None
             text = str(getattr(inner, "message", "") or inner).lower()
             if "timed out" in text or "timeout" in text:
                 raise NetTimeout("dns.timeout", provider=self.label, seconds=self.timeout) from None

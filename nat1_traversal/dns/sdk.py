@@ -60,3 +60,20 @@ def cap_replies(session: requests.Session, provider: str, limit: int = MAX_REPLY
         return response
 
     session.hooks.setdefault("response", []).append(hook)
+
+
+def cap_adapter(adapter: Any, provider: str, limit: int = MAX_REPLY_BYTES) -> None:
+    """Make a ``requests`` transport adapter read at most ``limit`` bytes of any reply, for SDKs
+    that send prepared requests themselves (session hooks do not run then)."""
+    if getattr(adapter, "_nat1_capped", False):
+        return
+    build = adapter.build_response
+
+    def build_response(request: Any, raw: Any) -> requests.Response:
+        response: requests.Response = build(request, raw)
+        response._content = read_capped(response, provider, limit)
+        vars(response)["_content_consumed"] = True
+        return response
+
+    adapter.build_response = build_response
+    adapter._nat1_capped = True

@@ -29,8 +29,6 @@ PREFIX = "_minecraft._tcp."
 REFUSE_DUPLICATE_KINDS = ["cloudflare", "cloudflare-legacy", "tencentcloud", "alidns"]
 # Providers whose rate-limit reply can say how long to wait (the Tencent SDK hides the headers).
 RETRY_AFTER_KINDS = ["cloudflare", "dynv6", "webhook", "alidns"]
-# Providers whose replies pass through a size cap (AliDNS's SDK reads replies itself).
-CAPPED_KINDS = [kind for kind in HTTP_KINDS if kind != "alidns"]
 
 
 async def sync_error(harness: Harness) -> ProviderError:
@@ -134,7 +132,7 @@ async def test_rate_limit_carries_retry_after(harness: Harness) -> None:
 
 
 @pytest.mark.asyncio
-@kinds(CAPPED_KINDS)
+@kinds(HTTP_KINDS)
 async def test_an_oversized_reply_is_refused(harness: Harness) -> None:
     harness.fake.inject_oversized(2 << 20)
     error = await sync_error(harness)

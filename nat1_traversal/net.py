@@ -37,14 +37,25 @@ NameLookup = Callable[[str, int], Awaitable[list[IPAddress]]]  # (host, AF_INET|
 _name_lookup: NameLookup | None = None
 
 
+def _is_literal(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        return False
+    return True
+
+
 def set_name_lookup(lookup: NameLookup | None) -> None:
     global _name_lookup
     _name_lookup = lookup
 
 
-async def _getaddrinfo(host: str, port: int, family: int, sock_type: int) -> list[tuple[Any, ...]]:
-    """``loop.getaddrinfo``, or the installed name lookup in the same shape."""
-    if _name_lookup is None:
+async def lookup_addrinfo(host: str, port: int, family: int, sock_type: int) -> list[tuple[Any, ...]]:
+    """``loop.getaddrinfo``, or the installed name lookup (DoH) in the same shape.
+
+    Every lookup of a server name goes through here (STUN, keepalive, reach checkers).
+    """
+    if _name_lookup is None or _is_literal(host):
         return await asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=sock_type)
     families = [socket.AF_INET, socket.AF_INET6] if family == socket.AF_UNSPEC else [family]
     infos: list[tuple[Any, ...]] = []
@@ -119,7 +130,7 @@ async def resolve(target: HostPort, kind: SocketKind, family: int = socket.AF_IN
             raise NetworkError("stun.resolve_failed", host=target.host, error="address family")
         return (str(literal), target.port)
     try:
-        infos = await _getaddrinfo(target.host, target.port, family, _SOCK_TYPE[kind])
+        infos = await lookup_addrinfo(target.host, target.port, family, _SOCK_TYPE[kind])
     except (OSError, UnicodeError) as exc:
         raise NetworkError("stun.resolve_failed", host=target.host, error=exc) from exc
     for _family, _type, _proto, _canon, sockaddr in infos:
@@ -206,7 +217,7 @@ async def resolve_dual_stack(target: HostPort, kind: SocketKind) -> tuple[str, i
         host = v4_mapped(str(literal)) if literal.version == 4 else str(literal)
         return (host, target.port)
     try:
-        infos = await _getaddrinfo(target.host, target.port, socket.AF_UNSPEC, _SOCK_TYPE[kind])
+        infos = await lookup_addrinfo(target.host, target.port, socket.AF_UNSPEC, _SOCK_TYPE[kind])
     except (OSError, UnicodeError) as exc:
         raise NetworkError("stun.resolve_failed", host=target.host, error=exc) from exc
     v4 = [info[4] for info in infos if info[0] == socket.AF_INET]

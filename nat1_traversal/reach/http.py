@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from nat1_traversal.errors import NetTimeout, NetworkError, ProtocolError
+from nat1_traversal.net import lookup_addrinfo
 
 MAX_HEAD_BYTES = 16 * 1024
 MAX_BODY_BYTES = 4 * 1024
@@ -49,8 +50,7 @@ async def _get(url: str, family: int) -> HttpAnswer:
         raise ProtocolError("reach.http_bad_url", url=_safe(url))
     host = parts.hostname
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    loop = asyncio.get_running_loop()
-    infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+    infos = await lookup_addrinfo(host, port, family, socket.SOCK_STREAM)  # DoH when `resolver` is set
     if not infos:
         raise OSError("no address")
     address = infos[0][4]

@@ -103,3 +103,19 @@ async def test_net_resolve_uses_the_installed_lookup() -> None:
         assert await net.resolve(HostPort("localhost", 1), "udp") == ("127.0.0.1", 1)
         assert len(doh.requests) == count
     await asyncio.sleep(0)
+
+
+@pytest.mark.asyncio
+async def test_reach_checker_names_use_the_installed_lookup() -> None:
+    from nat1_traversal.reach.http import http_get
+    from tests.support.receivers import Reply as HttpReply
+
+    with receiver(doh_responder({("checker.example.test.", "A"): ["127.0.0.1"]})) as doh, \
+            receiver(lambda request, number: HttpReply(200, b"1", {"Content-Type": "text/plain"})) as checker:
+        net.set_name_lookup(DohLookups(DohClient(f"http://127.0.0.1:{doh.port}/resolve")).addresses)
+        answer = await http_get(f"http://checker.example.test:{checker.port}/check?ip=203.0.113.7", timeout=5)
+        assert (answer.status, answer.body, answer.peer) == (200, b"1", "127.0.0.1")
+        asked = len(doh.requests)
+        literal = await http_get(f"http://127.0.0.1:{checker.port}/check", timeout=5)
+        assert literal.status == 200 and len(doh.requests) == asked  # an IP literal is never looked up
+    assert asked >= 1 and "checker.example.test" in doh.requests[0].path

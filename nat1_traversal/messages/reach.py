@@ -24,6 +24,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
         " keepalive_interval (now {interval} s), so players outside fail part of the time: lower"
         " keepalive_interval (e.g. to 5).",
     ),
+    "reach.unreachable_idle": (
+        "映射地址 {addr} 无法从公网访问（{by} 检测）：NAT 在两次保活之间忘记了这个映射，保活后又能访问。"
+        "NAT 的空闲超时比 keepalive_interval（当前 {interval} 秒）短，外网玩家有时连不上：请把 "
+        "keepalive_interval 调小（例如 5）。",
+        "Mapped address {addr} is not reachable from the Internet (checked by {by}): the NAT forgot the"
+        " mapping between two keepalives and it works again after one. The NAT's idle timeout is shorter"
+        " than keepalive_interval (now {interval} s), so players outside fail part of the time: lower"
+        " keepalive_interval (e.g. to 5).",
+    ),
     "reach.by_hairpin": ("回环", "hairpin"),
     "reach.http_timeout": ("检测服务 {url} 在 {timeout} 秒内没有回应", "Checker {url} did not answer within {timeout} s"),
     "reach.http_failed": ("无法连接检测服务 {url}：{error}", "Cannot reach checker {url}: {error}"),

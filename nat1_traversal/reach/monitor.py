@@ -6,7 +6,8 @@ One task per service, owned by ``app.Service``. It logs (SPEC section 13):
   mapping that was unreachable recovers;
 * a WARNING starting ``映射地址 <ip>:<port> 无法从公网访问`` with advice, once per
   change of state (not every interval). When STUN then reports another mapping,
-  the old one was lost between two keepalives: the advice names
+  or the same one is reachable again right after that STUN question re-opened it,
+  the mapping was lost between two keepalives: the advice names
   ``keepalive_interval`` (a NAT whose idle timeout is shorter than the interval
   drops the mapping in the gap, and inbound connections fail part of the time).
 
@@ -114,7 +115,11 @@ class ReachMonitor:
         self._last = False
 
     async def _warning(self, mapping: Mapping, outcome: Outcome) -> str:
+        """The WARNING for an unreachable mapping; names keepalive_interval when the NAT
+        forgot the mapping between two keepalives: STUN now sees another mapping, or
+        the same one (re-opened by that very STUN question) is reachable again at once."""
         addr = str(mapping.outer)
+        interval = f"{self._keepalive_interval:g}"
         now: Mapping | None = None
         if self._stun_now is not None:
             try:
@@ -122,8 +127,9 @@ class ReachMonitor:
             except (Nat1Error, OSError) as exc:  # a failed STUN question only loses the hint
                 log.debug("reach: STUN re-check failed: %r", exc)
         if now is not None and now.outer != mapping.outer:
-            return t(
-                "reach.unreachable_lost", addr=addr, by=outcome.by, now=str(now.outer),
-                interval=f"{self._keepalive_interval:g}",
-            )  # fmt: skip
+            return t("reach.unreachable_lost", addr=addr, by=outcome.by, now=str(now.outer), interval=interval)
+        if now is not None:
+            again = await self._round(mapping)
+            if again.reachable:
+                return t("reach.unreachable_idle", addr=addr, by=outcome.by, interval=interval)
         return t("reach.unreachable", addr=addr, by=outcome.by, proto=mapping.proto.upper())

@@ -268,8 +268,9 @@ class NatLab:
         """A PPPoE redial: the router's outside address becomes ``new_ip`` (in
         203.0.113.0/24), every mapping and connection through it is forgotten."""
         router = self.ns.router
-        _run(["ip", "-n", router, "addr", "add", f"{new_ip}/24", "dev", "r1"])
+        # Old first: removing a primary address also removes the secondaries of its subnet.
         _run(["ip", "-n", router, "addr", "del", f"{self.outside_ip}/24", "dev", "r1"])
+        _run(["ip", "-n", router, "addr", "add", f"{new_ip}/24", "dev", "r1"])
         self.outside_ip = new_ip
         kind = self.kind or "fullcone"
         script = ruleset(kind, self.mapping_timeout, hairpin=self.hairpin, outside_ip=new_ip)

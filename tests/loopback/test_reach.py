@@ -301,3 +301,21 @@ async def test_reach_false_checks_nothing(fakes: Fakes, checker: Checkers) -> No
 def test_checkers_are_plain_values() -> None:
     assert Checker("http://x/{port}") == Checker("http://x/{port}")
     assert ipaddress.ip_address("127.0.0.1") == LO
+
+
+@pytest.mark.asyncio
+async def test_a_mapping_forgotten_and_reopened_names_the_interval(caplog: pytest.LogCaptureFixture) -> None:
+    """The NAT forgot the idle mapping and re-made the same one on the next packet (our
+    STUN question): unreachable, then reachable at once, is the keepalive's fault."""
+    caplog.set_level(logging.INFO)
+    mapping = mapping_to(40123)
+
+    async def stun_now() -> Mapping:
+        return mapping
+
+    script = Scripted(True, False, True)
+    monitor = ReachMonitor("mcbe", (), 0.01, keepalive_interval=30, check=script, stun_now=stun_now)
+    await run_rounds(monitor, mapping, 2)
+    (warning,) = messages(caplog, logging.WARNING)
+    assert "NAT 在两次保活之间忘记了这个映射" in warning and "keepalive_interval（当前 30 秒）" in warning
+    assert script.rounds == 3  # the round right after the STUN question

@@ -29,6 +29,7 @@ from nat1_traversal.keeper.udp import UdpPath, filtering_hint
 from nat1_traversal.model import Endpoint, Mapping
 from nat1_traversal.net import cancel_and_wait, family_of, is_dual_stack, is_fatal_bind_error, loopback_of, reuse_socket
 from nat1_traversal.notify import Notifier, notifier_for
+from nat1_traversal.portmap.manager import PortmapState
 from nat1_traversal.portmap.service import ServiceForward, request_for
 from nat1_traversal.reach.monitor import ReachMonitor
 from nat1_traversal.reach.settings import checkers_for
@@ -89,7 +90,7 @@ class Service:
         self.reach: ReachMonitor | None = None
         self._on_reachable = on_reachable
         self._reach_task: asyncio.Task[None] | None = None
-        self.portmap = ServiceForward(request_for(config, self.local, config.proto))
+        self.portmap = ServiceForward(request_for(config, self.local, config.proto), on_state=self._report_portmap)
 
     async def start(self) -> None:
         """Bind what must be bound now (forward mode) and build the keeper."""
@@ -160,6 +161,11 @@ class Service:
             self.reporter.reachable(reachable)
         if self._on_reachable is not None:
             self._on_reachable(reachable)
+
+    def _report_portmap(self, state: PortmapState) -> None:
+        """The home router's forward, for the status page (SPEC §14)."""
+        if self.reporter is not None:
+            self.reporter.portmap(state.method, state.gateway, state.renews_at, state.error)
 
     def _submit(self, mapping: Mapping) -> None:
         assert self._publisher is not None

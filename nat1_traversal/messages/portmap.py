@@ -58,6 +58,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "the router is itself behind another NAT, so its forward is not reachable from the Internet: "
         "put the modem in bridge mode, or forward the port on the modem to the router",
     ),
+    # status page (SPEC §12 extension)
+    "portmap.status.label": ("路由器端口转发", "router port forward"),
+    "portmap.status.held": ("{method}（路由器 {gateway}），{renews} 续期", "{method} (router {gateway}), renews {renews}"),
+    "portmap.status.permanent": ("{method}（路由器 {gateway}），永久转发", "{method} (router {gateway}), permanent"),
+    "portmap.status.not_held": ("未打开", "not open"),
+    "portmap.status.off": ("已关闭（upnp: false）", "off (upnp: false)"),
     # config keys
     "portmap.config.bad_upnp": (
         "upnp 只能是 \"auto\"、true 或 false，而不是 {value}",

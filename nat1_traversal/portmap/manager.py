@@ -82,14 +82,25 @@ class PortmapState:
 
 
 class PortForwarder:
-    def __init__(self, request: PortmapRequest, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        request: PortmapRequest,
+        *,
+        clock: Callable[[], float] = time.time,
+        on_state: Callable[[PortmapState], None] | None = None,
+    ) -> None:
         self.request = request
+        self._on_state = on_state
         self.state = PortmapState()
         self.forward: Forward | None = None
         self._mapper: Mapper | None = None
         self._clock = clock
         self._said_double_nat = False
         self._warned = False
+
+    def _report(self) -> None:
+        if self._on_state is not None:
+            self._on_state(self.state)
 
     # --- opening ------------------------------------------------------------------------------------
 
@@ -163,6 +174,7 @@ class PortForwarder:
         state.lifetime = forward.lifetime
         state.renews_at = self._clock() + self._renew_delay(forward) if forward.lifetime else None
         state.opened += 1
+        self._report()
         log.info(t("portmap.opened", method=forward.method, gateway=forward.gateway,
                    proto=forward.proto.upper(), port=forward.external_port))  # fmt: skip
         if forward.external_ip is not None and is_private(forward.external_ip) and not self._said_double_nat:
@@ -177,6 +189,7 @@ class PortForwarder:
 
     def _fail(self, text: str, *, refused: bool, gateway: object) -> None:
         self.state.error = text
+        self._report()
         if not refused and self.request.mode == "auto":
             log.debug(text)
             return
@@ -213,6 +226,7 @@ class PortForwarder:
                 self.forward = self._mapper = None  # try everything again, from the start
                 self.state.method = None
                 self.state.renews_at = None
+                self._report()
                 failures = 1
                 continue
             if mapper.lost:
@@ -223,6 +237,7 @@ class PortForwarder:
             self.state.lifetime = renewed.lifetime
             self.state.renewals += 1
             self.state.renews_at = self._clock() + self._renew_delay(renewed) if renewed.lifetime else None
+            self._report()
             log.debug(t("portmap.renewed", method=renewed.method, proto=renewed.proto.upper(),
                         port=renewed.external_port, lifetime=renewed.lifetime))  # fmt: skip
 
@@ -235,6 +250,7 @@ class PortForwarder:
         self.state.method = self.state.renews_at = None
         if forward is None or mapper is None:
             return
+        self._report()
         mapper.deadline = budget
         args = {"gateway": forward.gateway, "proto": forward.proto.upper(), "port": forward.external_port}
         try:

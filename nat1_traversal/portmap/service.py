@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 
 from nat1_traversal.config import Config
 from nat1_traversal.model import Endpoint
@@ -27,8 +27,10 @@ def request_for(config: Config, local: Endpoint, proto: Proto, name: str | None 
 class ServiceForward:
     """``start()`` opens (before the NAT check) and keeps renewing; ``aclose()`` deletes within a budget."""
 
-    def __init__(self, request: PortmapRequest | None) -> None:
-        self.forwarder = PortForwarder(request) if request is not None else None
+    def __init__(
+        self, request: PortmapRequest | None, *, on_state: Callable[[PortmapState], None] | None = None
+    ) -> None:
+        self.forwarder = PortForwarder(request, on_state=on_state) if request is not None else None
         self._task: asyncio.Task[None] | None = None
 
     @property

@@ -37,6 +37,19 @@ class DnsStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class PortmapStatus:
+    """The home router's forward (SPEC §14, an extension of §12): who holds it, when it renews."""
+
+    method: str | None = None  # "PCP" | "NAT-PMP" | "UPnP"; None = not held (see error)
+    gateway: str | None = None
+    renews: datetime | None = None  # None: permanent, or not held
+    error: str | None = None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {"method": self.method, "gateway": self.gateway, "renews": iso_utc(self.renews), "error": self.error}
+
+
+@dataclass(frozen=True, slots=True)
 class ServiceStatus:
     """One ``services[]`` entry of ``GET /api/status``."""
 
@@ -53,6 +66,7 @@ class ServiceStatus:
     reachable: bool | None = None
     dns: DnsStatus = DnsStatus()
     error: str | None = None
+    portmap: PortmapStatus | None = None  # None: "upnp": false
 
     def to_json(self) -> dict[str, JsonValue]:
         return {
@@ -69,6 +83,7 @@ class ServiceStatus:
             "reachable": self.reachable,
             "dns": self.dns.to_json(),
             "error": self.error,
+            "portmap": self.portmap.to_json() if self.portmap is not None else None,
         }
 
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from html import escape
 
 from nat1_traversal.i18n import language, t
-from nat1_traversal.status.model import ServiceView, Snapshot
+from nat1_traversal.status.model import ServiceStatus, ServiceView, Snapshot
 from nat1_traversal.status.registry import HISTORY_WINDOW
 
 REACH_KEYS: dict[bool | None, str] = {True: "status.reach.true", False: "status.reach.false",
@@ -149,6 +149,18 @@ def render_page(snapshot: Snapshot) -> str:
 """
 
 
+def _portmap(s: ServiceStatus) -> str:
+    """The home router's forward (SPEC §14): method, router, next renewal; or why there is none."""
+    pm = s.portmap
+    if pm is None:
+        return t("portmap.status.off")
+    if pm.method is None:
+        return t("portmap.status.not_held") + (f"：{pm.error}" if pm.error else "")
+    if pm.renews is None:
+        return t("portmap.status.permanent", method=pm.method, gateway=pm.gateway)
+    return t("portmap.status.held", method=pm.method, gateway=pm.gateway, renews=local_time(pm.renews))
+
+
 def _card(view: ServiceView, now: datetime) -> str:
     s = view.status
     e = escape
@@ -172,6 +184,7 @@ def _card(view: ServiceView, now: datetime) -> str:
          f'<span data-field="last_ok">{e(local_time(s.dns.last_ok))}</span>'
          f' <span class="error" data-field="dns_error">{e(s.dns.error or "")}</span>'),
         (t("status.page.local"), f"{e(target)} ({e(mode)})"),
+        (t("portmap.status.label"), f'<span data-field="portmap">{e(_portmap(s))}</span>'),
     ]
     items = "\n".join(f"<dt>{e(label)}</dt><dd>{value}</dd>" for label, value in rows)
     return f"""<section class="card" data-service="{e(s.name)}">

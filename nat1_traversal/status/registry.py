@@ -16,6 +16,7 @@ from nat1_traversal.status.model import (
     DnsStatus,
     MappingEvent,
     Mode,
+    PortmapStatus,
     ServiceStatus,
     ServiceView,
     Snapshot,
@@ -104,6 +105,10 @@ class StatusRegistry:
     def set_reachable(self, name: str, reachable: bool | None) -> None:
         entry = self._entry(name)
         entry.status = replace(entry.status, reachable=reachable)
+
+    def set_portmap(self, name: str, portmap: PortmapStatus | None) -> None:
+        entry = self._entry(name)
+        entry.status = replace(entry.status, portmap=portmap)
 
     def dns_published(self, name: str) -> None:
         entry = self._entry(name)

@@ -9,12 +9,13 @@ goes in passes the log redactor, so no secret reaches a status output either.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
 from nat1_traversal import __version__
 from nat1_traversal.config import Config
 from nat1_traversal.log import REDACTOR
 from nat1_traversal.model import Mapping
-from nat1_traversal.status.model import State
+from nat1_traversal.status.model import PortmapStatus, State
 from nat1_traversal.status.registry import StatusRegistry
 from nat1_traversal.status.server import StatusServer
 
@@ -47,6 +48,12 @@ class ServiceReporter:
 
     def reachable(self, reachable: bool | None) -> None:
         self.registry.set_reachable(self.name, reachable)
+
+    def portmap(self, method: str | None, gateway: str | None, renews_at: float | None, error: str | None) -> None:
+        """The home router's forward (SPEC §14): ``renews_at`` is a ``time.time()`` moment."""
+        renews = datetime.fromtimestamp(renews_at, timezone.utc) if renews_at is not None else None
+        status = PortmapStatus(method, gateway, renews, REDACTOR.redact(error) if error else None)
+        self.registry.set_portmap(self.name, status)
 
 
 class StatusSurface:

@@ -54,7 +54,7 @@ async def test_api_status_is_the_spec_shape_read_by_a_real_http_client() -> None
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", data["started"])
     java, bedrock = data["services"]
     assert set(java) == {"name", "type", "proto", "mode", "local", "remote", "state", "mapping", "since",
-                         "remaps", "reachable", "dns", "error"}
+                         "remaps", "reachable", "dns", "error", "portmap"}  # portmap: SPEC §14 extension
     assert set(java["dns"]) == {"name", "state", "last_ok", "error"}
     assert (java["name"], java["mode"], java["remote"], java["mapping"], java["remaps"], java["reachable"]) == (
         "java", "shared", None, JAVA_MAPPING, 1, True)

@@ -254,3 +254,25 @@ async def test_no_configured_gateway_asks_the_guarded_lookup(request: pytest.Fix
         await fwd.open()
     assert portmap_guard.seen(request) == ["the real default gateway"]
     portmap_guard.seen(request).clear()
+
+
+def test_status_shows_method_gateway_and_renewal() -> None:
+    from datetime import datetime, timezone
+
+    from nat1_traversal.status.page import _portmap
+    from nat1_traversal.status.registry import StatusRegistry
+    from nat1_traversal.status.reporter import ServiceReporter
+
+    registry = StatusRegistry("9.9.9")
+    registry.add_service("java", type="mcje", proto="tcp", mode="forward", local="0.0.0.0:25565", remote=None,
+                         dns_name=None)  # fmt: skip
+    reporter = ServiceReporter(registry, "java")
+    reporter.portmap("PCP", "192.168.1.1", datetime(2026, 12, 1, 11, 0, tzinfo=timezone.utc).timestamp(), None)
+    status = registry.snapshot().services[0].status
+    assert status.to_json()["portmap"] == {
+        "method": "PCP", "gateway": "192.168.1.1", "renews": "2026-12-01T11:00:00Z", "error": None,
+    }  # fmt: skip
+    assert _portmap(status).startswith("PCP（路由器 192.168.1.1），")
+    reporter.portmap(None, None, None, "路由器 192.168.1.1 拒绝打开 TCP 端口 25565")
+    status = registry.snapshot().services[0].status
+    assert _portmap(status) == "未打开：路由器 192.168.1.1 拒绝打开 TCP 端口 25565"

@@ -44,6 +44,7 @@ def test_json_has_exactly_the_spec_shape() -> None:
         "remote": None, "state": "starting", "mapping": None, "since": None, "remaps": 0,
         "reachable": None, "dns": {"name": "mc.example.com", "state": "pending", "last_ok": None, "error": None},
         "error": None,
+        "portmap": None,  # SPEC §14 extension: the home router's forward, null with "upnp": false
     }]
 
 

@@ -3,6 +3,7 @@ write it did not read back, and turns the failures users met into readable error
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -129,6 +130,21 @@ async def test_rate_limit_carries_retry_after(harness: Harness) -> None:
     harness.fake.inject_rate_limit_after(5)
     error = await sync_error(harness)
     assert isinstance(error, RateLimited) and error.retry_after == 5.0
+
+
+@pytest.mark.asyncio
+@kinds(RETRY_AFTER_KINDS)
+async def test_the_publisher_waits_as_long_as_asked(harness: Harness) -> None:
+    # The retry policy under test waits 0.01-0.05 s; the provider asks for 1 s.
+    harness.fake.inject_rate_limit_after(1)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await publish_once(harness)
+    assert loop.time() - started >= 0.95
+    if harness.can_read:
+        assert harness.values("mc", "A") == ["203.0.113.7"]
+    else:
+        assert len(harness.fake.requests) == 3  # the refused POST, then both records
 
 
 @pytest.mark.asyncio

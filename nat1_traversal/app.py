@@ -288,7 +288,14 @@ async def run_service(
     stop_task = asyncio.create_task(stop.wait(), name="nat1-stop")
     try:
         await status.start()
-        await service.start()
+        # A signal while starting ends it too: opening the home router's forward (SPEC §14) may wait
+        # out a router that does not answer, and SIGTERM must still stop us within a second.
+        starting = asyncio.create_task(service.start(), name="nat1-start")
+        await asyncio.wait({starting, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            await cancel_and_wait(starting, SHUTDOWN_BUDGET / 4)
+            return 0
+        starting.result()
         keeper_task = asyncio.create_task(service.run(), name="nat1-keeper")
         await asyncio.wait({keeper_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
         if keeper_task.done():

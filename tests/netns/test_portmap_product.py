@@ -268,3 +268,23 @@ def test_nat_type_test_opens_the_test_port_first(fresh: DoubleNatLab, tmp_path: 
         assert f"dport {port}" not in lab.forwards(), "the test port's forward is removed afterwards"
     assert "UDP: PORT RESTRICTED CONE (NAT3)" in results[False], results[False]
     assert "UDP: FULL CONE (NAT1)" in results[True], results[True]
+
+
+def test_sigterm_while_a_silent_router_is_asked_stops_within_a_second(fresh: DoubleNatLab, tmp_path: Path) -> None:
+    """A home router that answers nothing (not even ICMP) costs seconds at start; SIGTERM still wins."""
+    lab = fresh
+    lab.run("home", ["nft", "add", "table", "inet", "nat1silent"])
+    lab.run("home", ["nft", "add", "chain", "inet", "nat1silent", "input",
+                     "{ type filter hook input priority -10; policy accept; }"])  # fmt: skip
+    lab.run("home", ["nft", "add", "rule", "inet", "nat1silent", "input", "iifname", "g0", "drop"])
+    echo = Echo(lab)
+    try:
+        out = start_product(lab, tmp_path, 46000 + secrets.randbelow(1000), echo.port, upnp=True)
+        assert out.wait_for(re.compile("UDP 转发已启动"), 15)
+        out.proc.send_signal(signal.SIGTERM)
+        stopping = time.monotonic()
+        assert out.proc.wait(timeout=3) == 0
+        assert time.monotonic() - stopping < 1.0
+    finally:
+        echo.close()
+        lab.run("home", ["nft", "delete", "table", "inet", "nat1silent"])

@@ -18,7 +18,10 @@ from pathlib import Path
 import pytest
 
 from nat1_traversal import __version__
+from tests.support.app_kit import Fakes
 from tests.support.ci import IN_CI
+from tests.support.receivers import receiver
+from tests.support.util import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 # Build with the Python running the tests (the project's .venv under `make test`).
@@ -163,3 +166,39 @@ def test_pyz_checks_apprise_urls(pyz: Path, tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "notify[1]" in result.stderr and "notify[0]" not in result.stderr
     assert "Secret7x9" not in result.stderr
+
+
+@pytest.mark.asyncio
+async def test_pyz_sends_a_notification_with_only_python(pyz: Path, tmp_path: Path, fakes: Fakes) -> None:
+    """The bundled Apprise delivers from ``python3 -I -S x.pyz``: nothing but the .pyz and Python."""
+    import asyncio
+    import signal
+
+    echo = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    echo_port = echo.sockets[0].getsockname()[1]
+    with receiver() as rx:
+        config = tmp_path / "config.json"
+        config.write_text(json.dumps({
+            "type": "tcp", "status": False, "upnp": False, "reach_check": [], "keepalive_interval": 1,
+            "stun_tcp": [f"{h}:{p}" for h, p in (s.addr for s in fakes.stun_tcp)],
+            "stun_udp": [f"{h}:{p}" for h, p in (s.addr for s in fakes.stun_udp)],
+            "keepalive_tcp": [f"{h}:{p}" for h, p in (s.addr for s in fakes.http)],
+            "notify": [f"json://127.0.0.1:{rx.port}/hook/Tok3nInPath99"], "notify_template": "{address}",
+        }), encoding="utf-8")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+               "SHIV_ROOT": str(tmp_path / ".shiv")}
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-I", "-S", str(pyz), "-d", "-c", str(config), "-l", f"127.0.0.1:{free_port()}",
+            "-r", f"127.0.0.1:{echo_port}", cwd=tmp_path, env=env, stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        try:
+            requests = await asyncio.to_thread(rx.wait_for, 1, 60)
+            proc.send_signal(signal.SIGTERM)
+            output, _ = await asyncio.wait_for(proc.communicate(), 10)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            echo.close()
+    assert json.loads(requests[0].body)["message"] == "198.51.100.7:61001"
+    assert proc.returncode == 0 and b"Tok3nInPath99" not in output

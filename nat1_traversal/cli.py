@@ -247,7 +247,12 @@ def _dispatch(options: Options) -> int:
         from nat1_traversal.query import run_query
         from nat1_traversal.resolver import DohResolver
 
-        lookups = _use_resolver(_load(options, required=False))
+        try:  # only for `resolver`: a broken config.json must not stop a status query
+            query_config = _load(options, required=False)
+        except ConfigError as exc:
+            log.warning(t("resolver.query_config_ignored", error=exc.render()))
+            query_config = Config()
+        lookups = _use_resolver(query_config)
         doh = DohResolver(lookups) if lookups is not None else None
         return _run(run_query(options.query_kind, options.query_target, resolver=doh))
     if options.status:

@@ -59,6 +59,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "DNS-over-HTTPS 查询 {name} 失败（{error}），改用系统解析",
         "DNS-over-HTTPS lookup of {name} failed ({error}); using the system resolver",
     ),
+    "resolver.query_config_ignored": (
+        "-q 不使用配置文件（{error}），改用系统解析",
+        "-q ignores the config file ({error}) and uses the system resolver",
+    ),
     "resolver.fake_ip": (
         "DNS-over-HTTPS 对 {name} 的回答 {ip} 属于 fake-IP 网段 198.18.0.0/15，已丢弃",
         "the DNS-over-HTTPS answer {ip} for {name} is in the fake-IP range 198.18.0.0/15; dropped",

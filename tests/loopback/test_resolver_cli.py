@@ -103,3 +103,13 @@ async def test_daemon_finds_stun_and_keepalive_servers_over_doh(tmp_path: Path, 
     asked = " ".join(r.path for r in doh.requests)
     assert "stun.example.test" in asked and "keep.example.test" in asked
     assert not [line for line in lines if "改用系统解析" in line], lines
+
+
+def test_query_with_a_broken_config_file_still_runs(tmp_path: Path) -> None:
+    import subprocess
+
+    (tmp_path / "config.json").write_text('{"resolver": "ftp://nope"}', encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "nat1_traversal", "-qj", "127.0.0.1:9"], cwd=tmp_path, env=_env(),
+                          capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and "MCJE: 服务器离线" in done.stdout
+    assert "改用系统解析" in done.stderr and "resolver" in done.stderr

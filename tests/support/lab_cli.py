@@ -84,7 +84,7 @@ class LabCli:
 
 def start_cli(lab: NatLab, config: dict[str, object], folder: Path, *args: str) -> LabCli:
     path = folder / "config.json"
-    path.write_text(json.dumps(config))
+    path.write_text(json.dumps({"status": False, **config}))  # no status server unless the test asks
     proc = lab.popen(
         "home",
         [sys.executable, "-m", "nat1_traversal", "-c", str(path), *args],

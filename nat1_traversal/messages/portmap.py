@@ -53,11 +53,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "路由器 {gateway} 拒绝打开 {proto} 端口 {port}（{method}）：{reason}。" + _DO[0],
         "router {gateway} refused to open {proto} port {port} ({method}): {reason}. " + _DO[1],
     ),
-    "portmap.double_nat_advice": (
-        "路由器本身在另一层 NAT 之后，它打开的端口从公网仍然无法访问：请把光猫改为桥接模式，或在光猫上把端口转发到路由器",
-        "the router is itself behind another NAT, so its forward is not reachable from the Internet: "
-        "put the modem in bridge mode, or forward the port on the modem to the router",
-    ),
     # status page (SPEC §12 extension)
     "portmap.status.label": ("路由器端口转发", "router port forward"),
     "portmap.status.held": ("{method}（路由器 {gateway}），{renews} 续期", "{method} (router {gateway}), renews {renews}"),

@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LIFETIME = 3600  # requested; renewal follows what the router grants
 CLOSE_BUDGET = 2.5  # SPEC §14: deleted within at most 3 s of the stop
-RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
+# After a failure: ask again soon (a router that was booting), then every five minutes at most.
+RETRY_DELAYS = (2.0, 5.0, 15.0, 60.0, 300.0)
 
 
 class Mapper(Protocol):

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import logging
 import time
+from collections.abc import Iterator
 from urllib.parse import parse_qs
 
 import pytest
@@ -40,7 +41,7 @@ async def wait_for(rx: Receiver, count: int, timeout: float = 5.0) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _forget_secrets() -> object:
+def _forget_secrets() -> Iterator[None]:
     yield
     REDACTOR.clear()
 

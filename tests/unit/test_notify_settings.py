@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterator
 
 import pytest
 
 from nat1_traversal.config_load import parse_config
 from nat1_traversal.errors import ConfigError
+from nat1_traversal.log import REDACTOR
 from nat1_traversal.model import Endpoint, Mapping, Secret
 from nat1_traversal.notify.notifier import NotifyContext, render, target_label
 from nat1_traversal.notify.settings import notify_secrets, parse_notify_keys
 
 TG = "tgram://123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw/-100123456"
 WECOM = "wecombot://a1b2c3d4-e5f6-7a8b-9c0d-e1f2a3b4c5d6"
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Loading a URL registers its parts for redaction, process-wide: not for the next test."""
+    yield
+    REDACTOR.clear()
 
 
 def mapping(ip: str = "203.0.113.7", port: int = 40123) -> Mapping:

@@ -146,19 +146,31 @@ def player_reaches(lab: DoubleNatLab, ip: str, port: int, within: float) -> floa
         player.close()
 
 
-def start_server(lab: DoubleNatLab, ns: str, kind: str, host: str, port: int) -> subprocess.Popen[bytes]:
+@pytest.fixture(scope="module")
+def hook_so(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_root_tools("make", "gcc")
+    out = tmp_path_factory.mktemp("hook") / "hook_bind.so"
+    subprocess.run(["make", "-s", "-C", str(REPO / "hook_bind"), f"OUT={out}"], check=True, timeout=120)
+    return out
+
+
+def start_server(
+    lab: DoubleNatLab, ns: str, kind: str, host: str, port: int, preload: Path | None = None
+) -> subprocess.Popen[bytes]:
     argv = [sys.executable, "-m", "tests.support.e2e_servers", kind, host, str(port)]
-    proc = lab.popen(ns, argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ENV, cwd=str(REPO))
+    env = {**ENV, "LD_PRELOAD": str(preload)} if preload is not None else ENV
+    proc = lab.popen(ns, argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=str(REPO))
     assert proc.stdout is not None
     assert proc.stdout.readline().strip() == b"READY", f"{kind} server did not start"
     return proc
 
 
 def start_product(
-    lab: DoubleNatLab, tmp_path: Path, port: int, remote: int, upnp: bool, service_type: str = "udp"
+    lab: DoubleNatLab, tmp_path: Path, port: int, remote: int | None, upnp: bool, service_type: str = "udp"
 ) -> Output:
     config = {
-        "type": service_type, "dns": "no_dns", "local": f":{port}", "remote": f"127.0.0.1:{remote}",
+        "type": service_type, "dns": "no_dns", "local": f":{port}",
+        "remote": f"127.0.0.1:{remote}" if remote is not None else None,
         "stun_udp": STUN, "stun_tcp": STUN, "keepalive_tcp": [f"{STUN_IPS[0]}:80"], "keepalive_interval": 2,
         "upnp": upnp, "upnp_gateway": GATEWAY_LAN_IP, "status": False, "reach_check": [],
     }  # fmt: skip
@@ -243,6 +255,28 @@ def test_tcp_forward_mode_reachable_only_with_upnp(fresh: DoubleNatLab, tmp_path
             return
         assert query.stdout.startswith("MCJE: {"), (query.stdout, query.stderr, "\n".join(out.lines))
         print(f"mcje: start to first reachable mapping with UPnP: {time.monotonic() - started:.2f} s")
+        out.proc.send_signal(signal.SIGTERM)
+        assert out.proc.wait(timeout=3) == 0
+        assert f"dport {port}" not in lab.forwards()
+    finally:
+        lab.stop(game)
+        lab.stop(http)
+
+
+def test_shared_port_mcje_reachable_with_upnp(fresh: DoubleNatLab, tmp_path: Path, hook_so: Path) -> None:
+    """Shared-port mode: the Java server itself listens on the port (hook_bind), we only map and forward it."""
+    lab = fresh
+    http = start_server(lab, "inet", "http", STUN_IPS[0], 80)
+    port = 47000 + secrets.randbelow(1000)
+    game = start_server(lab, "host", "mcje", "0.0.0.0", port, preload=hook_so)
+    try:
+        out = start_product(lab, tmp_path, port, None, upnp=True, service_type="mcje")
+        assert out.wait_for(re.compile(f"已通过 PCP 在路由器 {GATEWAY_LAN_IP} 上打开 TCP 端口 {port}"), 15)
+        match = out.wait_for(MAPPING_RE, 20)
+        assert match is not None, "\n".join(out.lines)
+        query = lab.run("inet", [sys.executable, "-m", "nat1_traversal", "-qj", f"{match.group(1)}:{match.group(2)}"],
+                        env=ENV, cwd=str(REPO), timeout=30, check=False)  # fmt: skip
+        assert query.stdout.startswith("MCJE: {"), (query.stdout, "\n".join(out.lines))
         out.proc.send_signal(signal.SIGTERM)
         assert out.proc.wait(timeout=3) == 0
         assert f"dport {port}" not in lab.forwards()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -41,5 +42,7 @@ async def in_daemon_thread(function: Callable[[], T], *, name: str = "nat1-block
         with contextlib.suppress(RuntimeError):  # the loop has closed meanwhile
             loop.call_soon_threadsafe(deliver, *outcome)
 
-    threading.Thread(target=work, name=name, daemon=True).start()
+    # In a copy of our context: a log line of the call keeps its service's prefix.
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(work,), name=name, daemon=True).start()
     return await future

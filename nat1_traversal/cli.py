@@ -152,17 +152,24 @@ def _flag(dest: str) -> str:
 
 
 def apply_overrides(config: Config, options: Options) -> Config:
-    """``-l``/``-r`` win over the config file."""
+    """``-l``/``-r`` win over the config file (a file with two or more services: a usage error)."""
+    if options.local is None and options.remote is None:
+        return config
+    if len(config.services) > 1:
+        raise UsageError("services.cli_override", count=len(config.services))
     if options.local is not None:
         config = replace(config, local=options.local)
     if options.remote is not None:
         config = replace(config, remote=options.remote)
+    if config.services:  # a list of one: the config is that service
+        config = replace(config, services=(replace(config, services=()),))
     return config
 
 
 def _load(options: Options, *, required: bool) -> Config:
     """Load the config file; when not required a missing file means defaults."""
     from nat1_traversal.config_load import config_exists, load_config, write_default_config
+    from nat1_traversal.service_config import parse_file
 
     path = options.config
     if not config_exists(path):
@@ -176,9 +183,10 @@ def _load(options: Options, *, required: bool) -> Config:
                 raise _Finished(0)
             print(t("config.not_created"))
             raise _Finished(2)
-    config, warnings = load_config(path)
-    register_secrets([config.dns.token, config.status_token, *url_secrets(config.dns.id),
-                      *url_secrets(config.resolver)])
+    config, warnings = load_config(path, parse=parse_file)
+    for service in config.all_services:
+        register_secrets([service.dns.token, service.status_token, *url_secrets(service.dns.id),
+                          *url_secrets(service.resolver)])
     for warning in warnings:
         log.warning(warning)
     return config
@@ -198,6 +206,13 @@ def _check_service(config: Config, options: Options) -> None:
     """No local address, or a forward target that cannot work: refused before anything starts."""
     from nat1_traversal.config_load import shown_path, topology_problems
 
+    if len(config.services) > 1:
+        problems = [t("services.in_service", path=f"services[{index}]", problem=problem)
+                    for index, service in enumerate(config.services)
+                    for problem in ([t("config.no_local")] if service.local is None else topology_problems(service))]
+        if problems:
+            raise ConfigError("config.invalid", problems=problems, path=shown_path(options.config))
+        return
     if config.local is None:
         raise ConfigError("config.invalid", problems=[t("config.no_local")], path=shown_path(options.config))
     problems = topology_problems(config)
@@ -268,7 +283,7 @@ def _dispatch(options: Options) -> int:
     config = apply_overrides(_load(options, required=True), options)
     _check_service(config, options)
     _use_resolver(config)
-    if config.proxy_protocol is not None and config.remote is None:
+    if any(service.proxy_protocol is not None and service.remote is None for service in config.all_services):
         log.warning(t("config.proxy_ignored"))
     from nat1_traversal.app import run_service
 

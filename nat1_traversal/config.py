@@ -85,6 +85,22 @@ class Config:
     reach_check: tuple[str, ...] | None = None
     reach_interval: float = 300.0
     reach: bool = True
+    # Several services in one process (SPEC section 11): the service's name (None = the default
+    # ``<type>-<local port>``) and, on the file's config only, every service merged with the defaults.
+    name: str | None = None
+    services: tuple[Config, ...] = ()
+
+    @property
+    def service_name(self) -> str:
+        """SPEC section 11: ``name``, else ``<type>-<local port>``, e.g. ``mcje-25565``."""
+        if self.name:
+            return self.name
+        return f"{self.type}-{self.local.port if self.local is not None else 0}"
+
+    @property
+    def all_services(self) -> tuple[Config, ...]:
+        """The services to run: the ``services`` list, or this config as the only one."""
+        return self.services or (self,)
 
     @property
     def proto(self) -> Proto:
@@ -109,6 +125,7 @@ KNOWN_KEYS: tuple[str, ...] = (
     "upnp", "upnp_gateway",
     "notify", "notify_template", "resolver",
     "reach_check", "reach_interval",
+    "name", "services",
 )
 # The range of every number in config.json, inclusive (README's config table lists them).
 # NaN and Infinity are never accepted. A number key without an entry gets 0..NUMBER_CAP.

@@ -79,11 +79,14 @@ def _num(value: float) -> str:
 class _Checker:
     """Collects problems field by field so that all of them are reported together."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], field_path: Callable[[str], str] | None = None) -> None:
         self.data = data
         self.problems: list[str] = []
+        self.field_path = field_path  # services (SPEC section 11): "local" -> "services[1].local"
 
     def problem(self, key: str, **fields: object) -> None:
+        if self.field_path is not None and "field" in fields:
+            fields["field"] = self.field_path(str(fields["field"]))
         self.problems.append(t(key, **fields))
 
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -150,12 +153,18 @@ class _Checker:
         return tuple(result)
 
 
-def parse_config(data: object, *, source: str = "config.json") -> tuple[Config, list[str]]:
-    """Validate parsed JSON. Returns the config and the warnings; raises ConfigError."""
+def parse_config(data: object, *, source: str = "config.json",
+                 field_path: Callable[[str], str] | None = None) -> tuple[Config, list[str]]:
+    """Validate parsed JSON. Returns the config and the warnings; raises ConfigError.
+
+    One service; ``nat1_traversal.service_config`` merges a ``services`` list into such
+    dicts and names the fields it got from a service with ``field_path``.
+    """
     if not isinstance(data, dict):
         raise ConfigError("config.invalid", problems=[t("config.not_object")], path=source)
-    check = _Checker(data)
-    warnings = [t("config.unknown_key", key=key) for key in data if key not in KNOWN_KEYS]
+    check = _Checker(data, field_path)
+    path_of = field_path or str
+    warnings = [t("config.unknown_key", key=path_of(key)) for key in data if key not in KNOWN_KEYS]
 
     service_type = check.choice("type", SERVICE_TYPES, "mcje")
     dns_kind = check.choice("dns", provider_kinds(), "no_dns")
@@ -417,16 +426,18 @@ def decode_config_json(text: str, path: Path) -> object:
     return data
 
 
-def load_config(path: Path) -> tuple[Config, list[str]]:
-    """Read ``path`` and validate it. Raises ConfigError for every kind of problem."""
+def load_config(path: Path, *, parse: Callable[..., tuple[Config, list[str]]] = parse_config,
+                ) -> tuple[Config, list[str]]:
+    """Read ``path`` and validate it (with ``parse``). Raises ConfigError for every kind of problem."""
     raw = read_config_bytes(path)
     try:
         text = decode_config_bytes(raw)
     except UnicodeDecodeError:
         raise ConfigError("config.bad_encoding", path=shown_path(path)) from None
     data = decode_config_json(text, path)
-    config, warnings = parse_config(data, source=shown_path(path))
-    if (config.dns.token is not None or config.notify) and _readable_by_others(path):
+    config, warnings = parse(data, source=shown_path(path))
+    secret = any(c.dns.token is not None or c.notify for c in config.all_services)
+    if secret and _readable_by_others(path):
         warnings.append(t("config.world_readable", path=shown_path(path)))
     return config, warnings
 

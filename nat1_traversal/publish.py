@@ -155,7 +155,10 @@ class Publisher:
         return writes
 
     async def _run_hook(self, command: str, mapping: Mapping) -> None:
-        """Run ``on_change proto inner_ip inner_port outer_ip outer_port`` (no shell); never raises.
+        """Run ``on_change proto inner_ip inner_port outer_ip outer_port name`` (no shell); never raises.
+
+        The sixth argument, the service name (SPEC section 11), is always there; scripts
+        that read five arguments keep working.
 
         Raising here would cancel the DNS publish running beside it in ``publish``.
         """
@@ -165,6 +168,7 @@ class Publisher:
             str(mapping.inner.port),
             str(mapping.outer.ip),
             str(mapping.outer.port),
+            self.config.service_name,
         ]
         try:
             argv = [*split_command(command), *mapping_args]  # ValueError: an unclosed quote

@@ -55,7 +55,7 @@ class Keeper:
     def __init__(
         self,
         path: MappingPath,
-        servers: Sequence[HostPort],
+        servers: Sequence[HostPort] | ServerList,
         *,
         submit: Callable[[Mapping], None],
         timing: KeeperTiming,
@@ -65,7 +65,9 @@ class Keeper:
         on_state: Callable[[Literal["mapped", "retrying"], str | None], None] | None = None,
     ) -> None:
         self._path = path
-        self._acquirer = Acquirer(path, ServerList(servers, policy="stable"))
+        # A ServerList given is shared with other services (its health counts for all).
+        shared = servers if isinstance(servers, ServerList) else ServerList(servers, policy="stable")
+        self._acquirer = Acquirer(path, shared)
         self._timing = timing
         self._before = before_mapping
         self._filtering = filtering

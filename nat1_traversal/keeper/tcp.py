@@ -111,13 +111,14 @@ class TcpPath:
     def __init__(
         self,
         local: Endpoint,
-        keepalive: Sequence[HostPort],
+        keepalive: Sequence[HostPort] | ServerList,
         timing: KeeperTiming,
         *,
         family: int = socket.AF_INET,
     ) -> None:
         self._local = local
-        self._keepalive = ServerList(keepalive, policy="stable")
+        # A ServerList given is shared with other services (its health counts for all).
+        self._keepalive = keepalive if isinstance(keepalive, ServerList) else ServerList(keepalive, policy="stable")
         self._timing = timing
         self._resolve = Resolver("tcp", family, timing.resolve_ttl, dual_stack=is_dual_stack(local))
         self.conn: HttpKeepalive | None = None

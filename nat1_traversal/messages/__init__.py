@@ -6,7 +6,20 @@ merges them and refuses duplicate keys (tested).
 
 from __future__ import annotations
 
-from nat1_traversal.messages import cli, config, dns, forward, keeper, mc, notify, portmap, reach, status, stun
+from nat1_traversal.messages import (
+    cli,
+    config,
+    dns,
+    forward,
+    keeper,
+    mc,
+    notify,
+    portmap,
+    reach,
+    services,
+    status,
+    stun,
+)
 
 Entry = tuple[str, str]
 
@@ -22,6 +35,7 @@ _PARTS: tuple[dict[str, Entry], ...] = (
     status.MESSAGES,
     notify.MESSAGES,
     reach.MESSAGES,
+    services.MESSAGES,
 )
 
 

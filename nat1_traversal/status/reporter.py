@@ -23,9 +23,8 @@ log = logging.getLogger(__name__)
 
 
 def default_service_name(config: Config) -> str:
-    """SPEC section 11: ``<type>-<local port>``, e.g. ``mcje-25565``."""
-    port = config.local.port if config.local is not None else 0
-    return f"{config.type}-{port}"
+    """SPEC section 11: ``name``, else ``<type>-<local port>``, e.g. ``mcje-25565``."""
+    return config.service_name
 
 
 class ServiceReporter:

@@ -36,7 +36,7 @@ def test_both_languages_present_and_consistent(key: str) -> None:
 def test_keys_are_namespaced_by_area() -> None:
     areas = {
         "cli", "config", "stun", "keeper", "forward", "dns", "mc", "portmap", "status", "notify", "resolver", "reach",
-        "cdn",
+        "cdn", "services",
     }
     assert {key.split(".", 1)[0] for key in CATALOGUE} <= areas
 

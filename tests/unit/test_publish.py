@@ -164,7 +164,8 @@ async def test_no_dns_publishes_nothing_but_runs_the_hook(tmp_path: Path, caplog
     publisher = Publisher(config(command, dns=DnsSettings()))
     await publisher.publish(mapping(34567))
     await publisher.aclose()
-    assert out.read_text() == "tcp 192.168.1.2 25565 203.0.113.7 34567"
+    # SPEC section 11: the service name is the sixth argument, also without "services".
+    assert out.read_text() == "tcp 192.168.1.2 25565 203.0.113.7 34567 mcje-0"
     assert "DDNS" not in caplog.text
 
 

@@ -84,14 +84,13 @@ class SharedAccount:
         claims[name] = (order, record.data)
         first = min(claims, key=lambda other: claims[other][0])
         address = claims[first][1]
-        if address == record.data:
-            return record
-        warned = (name, record.data, address)
-        if warned not in self._warned:
-            self._warned.add(warned)
-            log.warning(t("services.address_conflict", fqdn=record.name, name=name, ip=record.data,
-                          first=first, first_ip=address))
-        return replace(record, data=address)
+        for other, (_order, wanted) in claims.items():  # whoever came first: each conflict said once
+            warned = (other, wanted, address)
+            if wanted != address and warned not in self._warned:
+                self._warned.add(warned)
+                log.warning(t("services.address_conflict", fqdn=record.name, name=other, ip=wanted,
+                              first=first, first_ip=address))
+        return record if address == record.data else replace(record, data=address)
 
 
 class AccountMember(Provider):

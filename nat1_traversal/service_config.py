@@ -69,15 +69,14 @@ def _parse_services(data: dict[str, Any], source: str) -> tuple[Config, list[str
     warnings: list[str] = []
     parsed: list[Config] = []
     seen: list[tuple[int, dict[str, Any], dict[str, Any], str | None]] = []  # for _check_unique
-    service_problems: list[tuple[str, list[str]]] = []  # (path, the problems parse_config found)
+    # per service: its path, the problems already worded with it, and those parse_config found
+    entries: list[tuple[str, list[str], list[str]]] = []
     for index, item in enumerate(items):
         path = f"services[{index}]"
         if not isinstance(item, dict):
-            problems.add(t("services.not_object", path=path))
+            entries.append((path, [t("services.not_object", path=path)], []))
             continue
-        for key in TOP_LEVEL_ONLY:
-            if key in item:
-                problems.add(t("services.top_level_only", path=f"{path}.{key}", key=key))
+        ready = [t("services.top_level_only", path=f"{path}.{key}", key=key) for key in TOP_LEVEL_ONLY if key in item]
         own = {key: value for key, value in item.items() if key not in TOP_LEVEL_ONLY}
 
         def field_path(key: str, own: dict[str, Any] = own, path: str = path) -> str:
@@ -93,16 +92,19 @@ def _parse_services(data: dict[str, Any], source: str) -> tuple[Config, list[str
             found[:0] = exc.problems
         else:
             warnings.extend(w for w in own_warnings if w not in warnings)
-            if not found:
+            if not found and not ready:
                 parsed.append(replace(config, name=name))
-        service_problems.append((path, found))
+        entries.append((path, ready, found))
 
     # A problem of every service that the defaults alone have too came from the defaults.
     top = set(_problems_of(defaults, source))
-    counts = Counter(text for _path, found in service_problems for text in set(found))
-    for path, found in service_problems:
+    counts = Counter(text for _path, _ready, found in entries for text in set(found))
+    checked = len(seen)  # the services that are objects
+    for path, ready, found in entries:
+        for text in ready:
+            problems.add(text)
         for text in found:
-            if text.startswith(path + ".") or (text in top and counts[text] == len(service_problems)):
+            if text.startswith(path + ".") or (text in top and counts[text] == checked):
                 problems.add(text)
             else:
                 problems.add(t("services.in_service", path=path, problem=text))

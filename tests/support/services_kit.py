@@ -48,6 +48,7 @@ class Servers:
         """The config keys that point every service at these servers only."""
         return {
             "dns": "no_dns", "status": False, "upnp": False,
+            "reach_check": False,  # no checker and no hairpin: the fake public addresses are never contacted
             "stun_tcp": [f"{h}:{p}" for h, p in (s.addr for s in self.stun_tcp)],
             "stun_udp": [f"{h}:{p}" for h, p in (s.addr for s in self.stun_udp)],
             "keepalive_tcp": [f"{h}:{p}" for h, p in (s.addr for s in self.http)],

@@ -11,12 +11,12 @@ from nat1_traversal.errors import ConfigError
 from nat1_traversal.service_config import parse_file
 
 BASE: dict[str, Any] = {
-    "dns": "no_dns", "status": False, "upnp": False,
+    "dns": "no_dns", "status": False, "upnp": False, "reach_check": [],
     "stun_tcp": ["127.0.0.1:9"], "stun_udp": ["127.0.0.1:9"], "keepalive_tcp": ["127.0.0.1:9"],
 }
 SPEC_EXAMPLE: dict[str, Any] = {
     "dns": "cloudflare", "token": "cf-token-0123456789", "domain": "example.com",
-    "status": "127.0.0.1:8730", "upnp": False,
+    "status": "127.0.0.1:8730", "upnp": False, "reach_check": [],
     "services": [
         {"name": "java", "type": "mcje", "sub_domain": "mc", "local": ":25565"},
         {"name": "bedrock", "type": "mcbe", "sub_domain": "mc", "local": ":19132", "remote": ":19133"},

@@ -16,6 +16,7 @@ same port again right away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Callable, Sequence
@@ -39,6 +40,8 @@ class HttpKeepalive:
         self.sock = sock
         self.server = server
         self.closing = False  # the server announced "Connection: close"
+        self.closed_by_server = False  # idle() saw a clean EOF (FIN), not a reset
+        self.answered_at: float | None = None  # loop time of the last reply
         host = f"[{server.host}]" if ":" in server.host else server.host  # RFC 7230 section 5.4
         if server.port != 80:
             host += f":{server.port}"
@@ -78,6 +81,7 @@ class HttpKeepalive:
             name, _, value = line.partition(":")
             if name.strip().lower() == "connection" and "close" in value.lower():
                 self.closing = True
+        self.answered_at = loop.time()
         return int(parts[1])
 
     async def idle(self, seconds: float) -> bool:
@@ -97,10 +101,18 @@ class HttpKeepalive:
                 return False
             if not data:
                 log.debug("keepalive %s closed by the server", self.server)
+                self.closed_by_server = True
                 return False
 
     def close(self) -> None:
         abort(self.sock)
+
+    def finish(self) -> None:
+        """Close after the server did (a one-shot server): an orderly close keeps the
+        flow in the NAT's conntrack (TIME_WAIT) until we reconnect, and with it the mapping."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
 
 
 class TcpPath:
@@ -164,10 +176,21 @@ class TcpPath:
             if conn is None:
                 return HoldResult("keeper.reason.keepalive_closed", healthy)
             if not await conn.idle(self._timing.keepalive_interval):
-                # Closed before a single keepalive of this hold went through counts as
-                # a failure, so a server that hangs up at once cannot make us spin.
-                self._drop()
-                return HoldResult("keeper.reason.keepalive_closed", healthy)
+                if not (conn.closed_by_server and conn.answered_at is not None):
+                    # Reset, or closed before it ever answered: a failure, so that a
+                    # server that hangs up at once cannot make us spin.
+                    self._drop()
+                    return HoldResult("keeper.reason.keepalive_closed", healthy)
+                # A server that closes after every reply (HTTP/1.0: `python3 -m http.server`):
+                # reconnect from the same port at the next tick instead of backing off.
+                if not await self._reconnect(conn):
+                    return HoldResult("keeper.reason.keepalive_lost", True)
+                healthy = True
+                alive()
+                ticks += 1
+                if ticks % max(1, self._timing.recheck_every) == 0 and await self._changed(recheck, mapping):
+                    return HoldResult("keeper.reason.changed", healthy)
+                continue
             try:
                 await conn.ping(self._timing.reply_timeout)
             except NetworkError as exc:
@@ -180,12 +203,31 @@ class TcpPath:
             healthy = True
             alive()
             ticks += 1
-            if ticks % max(1, self._timing.recheck_every) == 0:
-                now = await recheck()
-                if now is None:
-                    log.debug("STUN re-check: no server answered; the keepalive still works")
-                elif now.outer != mapping.outer:
-                    return HoldResult("keeper.reason.changed", healthy)
+            if ticks % max(1, self._timing.recheck_every) == 0 and await self._changed(recheck, mapping):
+                return HoldResult("keeper.reason.changed", healthy)
+
+    async def _changed(self, recheck: Recheck, mapping: Mapping) -> bool:
+        now = await recheck()
+        if now is None:
+            log.debug("STUN re-check: no server answered; the keepalive still works")
+            return False
+        return now.outer != mapping.outer
+
+    async def _reconnect(self, conn: HttpKeepalive) -> bool:
+        """One-shot server: wait out the interval since its last reply, then open a new
+        connection from the same port (connect + ``HEAD /``). False: that failed."""
+        conn.finish()
+        self.conn = None
+        assert conn.answered_at is not None
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, conn.answered_at + self._timing.keepalive_interval - loop.time()))
+        try:
+            self.conn = await self._open(conn.server)
+        except NetworkError as exc:
+            log.debug("keepalive %s: reconnecting failed: %s", conn.server, exc)
+            return False
+        log.debug("keepalive %s: reconnected from %s (the server closes after every reply)", conn.server, self._local)
+        return True
 
     def _drop(self) -> None:
         if self.conn is not None:

@@ -126,10 +126,10 @@ class FakeEsa(FakeApi):
                 record.ttl = int(params["Ttl"])
             return self.ok({})
         if action == "ListOriginRules":
-            found = [r for r in self.rules.values() if params.get("RuleName") in (None, r.name)]
-            return self.ok({"TotalCount": len(found), "Configs": [
+            rules = [r for r in self.rules.values() if params.get("RuleName") in (None, r.name)]
+            return self.ok({"TotalCount": len(rules), "Configs": [
                 {"ConfigId": r.id, "RuleName": r.name, "RuleEnable": "on", "OriginHttpPort": r.http_port,
-                 "OriginHttpsPort": r.https_port, "ConfigType": "rule", "Sequence": 1} for r in found]})
+                 "OriginHttpsPort": r.https_port, "ConfigType": "rule", "Sequence": 1} for r in rules]})
         if action == "UpdateOriginRule":
             rule = next((r for r in self.rules.values() if str(r.id) == params.get("ConfigId")), None)
             if rule is None:

@@ -22,6 +22,9 @@ from tests.support.keeper_fakes import FakeHttp, FakeStunTcp, FakeStunUdp, Mappe
 from tests.support.keeper_kit import FAST, LO, OUTER_A, OUTER_B, Published, stop
 from tests.support.util import free_port, hp, wait_until
 
+TcpLab = tuple[list[FakeStunTcp], list[FakeHttp], MappedRule]
+UdpLab = tuple[list[FakeStunUdp], MappedRule]
+
 
 def test_tracker_publishes_each_new_mapping_once(caplog: pytest.LogCaptureFixture) -> None:
     published = Published()
@@ -73,7 +76,7 @@ def test_server_order_moves_failed_servers_back() -> None:
 
 
 @pytest_asyncio.fixture
-async def tcp_lab() -> AsyncIterator[tuple[list[FakeStunTcp], list[FakeHttp], MappedRule]]:
+async def tcp_lab() -> AsyncIterator[TcpLab]:
     rule = MappedRule()
     rule.outer = OUTER_A
     stuns = [await FakeStunTcp(rule).start() for _ in range(3)]
@@ -94,7 +97,7 @@ def tcp_keeper(
 
 
 @pytest.mark.asyncio
-async def test_tcp_acquires_publishes_once_and_keeps_alive(tcp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_acquires_publishes_once_and_keeps_alive(tcp_lab: TcpLab) -> None:
     stuns, https, _rule = tcp_lab
     published = Published()
     keeper, path = tcp_keeper(stuns, https, published)
@@ -114,7 +117,7 @@ async def test_tcp_acquires_publishes_once_and_keeps_alive(tcp_lab) -> None:  # 
 
 
 @pytest.mark.asyncio
-async def test_tcp_keepalive_comes_from_the_service_port(tcp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_keepalive_comes_from_the_service_port(tcp_lab: TcpLab) -> None:
     stuns, https, _rule = tcp_lab
     port = free_port()
     seen: list[int] = []
@@ -131,7 +134,7 @@ async def test_tcp_keepalive_comes_from_the_service_port(tcp_lab) -> None:  # ty
 
 
 @pytest.mark.asyncio
-async def test_tcp_remap_is_republished_exactly_once_and_fast(tcp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_remap_is_republished_exactly_once_and_fast(tcp_lab: TcpLab) -> None:
     stuns, https, rule = tcp_lab
     published = Published()
     keeper, _path = tcp_keeper(stuns, https, published)
@@ -151,7 +154,7 @@ async def test_tcp_remap_is_republished_exactly_once_and_fast(tcp_lab) -> None: 
 
 
 @pytest.mark.asyncio
-async def test_tcp_recheck_finds_a_silent_remap(tcp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_recheck_finds_a_silent_remap(tcp_lab: TcpLab) -> None:
     stuns, https, rule = tcp_lab
     published = Published()
     keeper, _path = tcp_keeper(stuns, https, published)
@@ -166,7 +169,7 @@ async def test_tcp_recheck_finds_a_silent_remap(tcp_lab) -> None:  # type: ignor
 
 
 @pytest.mark.asyncio
-async def test_tcp_dead_first_servers_fall_back_to_the_next(tcp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_dead_first_servers_fall_back_to_the_next(tcp_lab: TcpLab) -> None:
     stuns, https, _rule = tcp_lab
     dead_stun = HostPort("127.0.0.1", free_port())
     dead_http = HostPort("127.0.0.1", free_port())
@@ -185,7 +188,7 @@ async def test_tcp_dead_first_servers_fall_back_to_the_next(tcp_lab) -> None:  #
 
 
 @pytest.mark.asyncio
-async def test_tcp_keepalive_server_going_silent_moves_to_the_next(tcp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_keepalive_server_going_silent_moves_to_the_next(tcp_lab: TcpLab) -> None:
     stuns, https, _rule = tcp_lab
     published = Published()
     keeper, _path = tcp_keeper(stuns, https, published)
@@ -201,7 +204,7 @@ async def test_tcp_keepalive_server_going_silent_moves_to_the_next(tcp_lab) -> N
 
 
 @pytest.mark.asyncio
-async def test_tcp_outage_backs_off_then_recovers(tcp_lab, caplog) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_outage_backs_off_then_recovers(tcp_lab: TcpLab, caplog: pytest.LogCaptureFixture) -> None:
     stuns, https, rule = tcp_lab
     published = Published()
     keeper, _path = tcp_keeper(stuns, https, published)
@@ -231,7 +234,7 @@ async def test_tcp_outage_backs_off_then_recovers(tcp_lab, caplog) -> None:  # t
 
 
 @pytest.mark.asyncio
-async def test_tcp_symmetric_nat_is_refused(tcp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_symmetric_nat_is_refused(tcp_lab: TcpLab) -> None:
     stuns, https, rule = tcp_lab
     rule.outer = None
     rule.per_server_port = 61000
@@ -245,7 +248,7 @@ async def test_tcp_symmetric_nat_is_refused(tcp_lab) -> None:  # type: ignore[no
 
 
 @pytest.mark.asyncio
-async def test_tcp_cancel_is_prompt_and_closes_the_keepalive(tcp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_cancel_is_prompt_and_closes_the_keepalive(tcp_lab: TcpLab) -> None:
     stuns, https, _rule = tcp_lab
     keeper, path = tcp_keeper(stuns, https, Published())
     task = asyncio.create_task(keeper.run())
@@ -282,7 +285,7 @@ async def test_http_keepalive_notices_connection_close_header() -> None:
 
 
 @pytest_asyncio.fixture
-async def udp_lab() -> AsyncIterator[tuple[list[FakeStunUdp], MappedRule]]:
+async def udp_lab() -> AsyncIterator[UdpLab]:
     rule = MappedRule()
     rule.outer = OUTER_A
     stuns = [await FakeStunUdp(rule).start() for _ in range(3)]
@@ -298,7 +301,7 @@ def udp_keeper(stuns: list[FakeStunUdp], published: Published) -> tuple[Keeper, 
 
 
 @pytest.mark.asyncio
-async def test_udp_server_that_moves_leaves_no_socket_behind(udp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_udp_server_that_moves_leaves_no_socket_behind(udp_lab: UdpLab) -> None:
     """A STUN name that resolves to a new address (DNS round robin) reuses one socket slot."""
     stuns, _rule = udp_lab
     path = UdpPath(Endpoint(LO, free_port(socket.SOCK_DGRAM)), FAST)
@@ -323,7 +326,7 @@ async def test_udp_server_that_moves_leaves_no_socket_behind(udp_lab) -> None:  
 
 
 @pytest.mark.asyncio
-async def test_udp_keepalive_is_stun_from_the_service_port(udp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_udp_keepalive_is_stun_from_the_service_port(udp_lab: UdpLab) -> None:
     stuns, _rule = udp_lab
     published = Published()
     keeper, path = udp_keeper(stuns, published)
@@ -337,7 +340,7 @@ async def test_udp_keepalive_is_stun_from_the_service_port(udp_lab) -> None:  # 
 
 
 @pytest.mark.asyncio
-async def test_udp_remap_republished_once(udp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_udp_remap_republished_once(udp_lab: UdpLab) -> None:
     stuns, rule = udp_lab
     published = Published()
     keeper, _path = udp_keeper(stuns, published)
@@ -356,7 +359,7 @@ async def test_udp_remap_republished_once(udp_lab) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.asyncio
-async def test_udp_flap_is_not_published(udp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_udp_flap_is_not_published(udp_lab: UdpLab) -> None:
     stuns, _rule = udp_lab
     published = Published()
     keeper, _path = udp_keeper(stuns, published)
@@ -372,7 +375,7 @@ async def test_udp_flap_is_not_published(udp_lab) -> None:  # type: ignore[no-un
 
 
 @pytest.mark.asyncio
-async def test_udp_dead_server_falls_back(udp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_udp_dead_server_falls_back(udp_lab: UdpLab) -> None:
     stuns, _rule = udp_lab
     published = Published()
     keeper, _path = udp_keeper(stuns, published)
@@ -388,7 +391,7 @@ async def test_udp_dead_server_falls_back(udp_lab) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.asyncio
-async def test_udp_outage_then_recovery(udp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_udp_outage_then_recovery(udp_lab: UdpLab) -> None:
     stuns, _rule = udp_lab
     published = Published()
     keeper, _path = udp_keeper(stuns, published)
@@ -451,7 +454,7 @@ async def test_udp_filtering_test_reply_from_the_wrong_changed_address_is_unknow
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("certain", [True, False], ids=["on-the-service-port", "on-another-port"])
-async def test_restricted_filtering(udp_lab, caplog, certain: bool) -> None:  # type: ignore[no-untyped-def]
+async def test_restricted_filtering(udp_lab: UdpLab, caplog: pytest.LogCaptureFixture, certain: bool) -> None:
     """Measured on the service port: refused with an explanation, nothing published.
     Measured on another port (a port forward for this port would be invisible there):
     a clear warning, and the mapping is still published."""
@@ -484,7 +487,7 @@ async def test_restricted_filtering(udp_lab, caplog, certain: bool) -> None:  # 
 
 
 @pytest.mark.asyncio
-async def test_tcp_keepalive_server_that_hangs_up_does_not_make_us_spin(tcp_lab) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_keepalive_server_that_hangs_up_does_not_make_us_spin(tcp_lab: TcpLab) -> None:
     stuns, _https, _rule = tcp_lab
     connections = 0
 

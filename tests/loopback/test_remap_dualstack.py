@@ -27,6 +27,8 @@ from tests.support.keeper_fakes import FakeHttp, FakeStunTcp, FakeStunUdp, close
 from tests.support.keeper_kit import FAST, OUTER_A, Published, stop
 from tests.support.util import free_port, hp, wait_until
 
+V4Only = tuple[list[FakeStunTcp], list[FakeStunUdp], FakeHttp]
+
 ANY6 = ipaddress.IPv6Address("::")
 LO4 = ipaddress.IPv4Address("127.0.0.1")
 
@@ -88,7 +90,7 @@ async def test_dual_stack_resolver_asks_both_families(
 
 
 @pytest_asyncio.fixture
-async def v4_only() -> AsyncIterator[tuple[list[FakeStunTcp], list[FakeStunUdp], FakeHttp]]:
+async def v4_only() -> AsyncIterator[V4Only]:
     """Servers on 127.0.0.1 only, reporting the source they really see (no fake NAT)."""
     stun_tcp = [await FakeStunTcp().start("127.0.0.1") for _ in range(2)]
     stun_udp = [await FakeStunUdp().start("127.0.0.1") for _ in range(2)]
@@ -102,7 +104,7 @@ async def v4_only() -> AsyncIterator[tuple[list[FakeStunTcp], list[FakeStunUdp],
 
 
 @pytest.mark.asyncio
-async def test_tcp_keeper_on_dual_stack_wildcard_reaches_ipv4_servers(v4_only) -> None:  # type: ignore[no-untyped-def]
+async def test_tcp_keeper_on_dual_stack_wildcard_reaches_ipv4_servers(v4_only: V4Only) -> None:
     stun_tcp, _stun_udp, http = v4_only
     port = free_port()
     published = Published()
@@ -121,7 +123,7 @@ async def test_tcp_keeper_on_dual_stack_wildcard_reaches_ipv4_servers(v4_only) -
 
 
 @pytest.mark.asyncio
-async def test_udp_keeper_on_dual_stack_wildcard_reaches_ipv4_servers(v4_only) -> None:  # type: ignore[no-untyped-def]
+async def test_udp_keeper_on_dual_stack_wildcard_reaches_ipv4_servers(v4_only: V4Only) -> None:
     _stun_tcp, stun_udp, _http = v4_only
     port = free_port(socket.SOCK_DGRAM)
     published = Published()

@@ -48,8 +48,11 @@ class FakeUdpServer(asyncio.DatagramProtocol):
             self.transport.sendto(answer, addr)
 
 
+StartServer = Callable[[Reply], asyncio.Future[tuple[FakeUdpServer, tuple[str, int]]]]
+
+
 @pytest_asyncio.fixture
-async def udp_server() -> AsyncIterator[Callable[[Reply], asyncio.Future[tuple[FakeUdpServer, tuple[str, int]]]]]:
+async def udp_server() -> AsyncIterator[StartServer]:
     transports: list[asyncio.BaseTransport] = []
 
     async def start(reply: Reply) -> tuple[FakeUdpServer, tuple[str, int]]:
@@ -66,7 +69,7 @@ async def udp_server() -> AsyncIterator[Callable[[Reply], asyncio.Future[tuple[F
 
 
 @pytest.mark.asyncio
-async def test_udp_binding_connected(udp_server) -> None:  # type: ignore[no-untyped-def]
+async def test_udp_binding_connected(udp_server: StartServer) -> None:
     server, addr = await udp_server(success)
     result = await udp_binding(Endpoint(LOOPBACK, 0), addr, connected=True, timeout=2)
     assert result.local is not None and result.mapped == result.local
@@ -76,7 +79,7 @@ async def test_udp_binding_connected(udp_server) -> None:  # type: ignore[no-unt
 
 
 @pytest.mark.asyncio
-async def test_retransmits_until_answered(udp_server) -> None:  # type: ignore[no-untyped-def]
+async def test_retransmits_until_answered(udp_server: StartServer) -> None:
     def third_time(request: Message, addr: tuple[str, int]) -> bytes | None:
         return success(request, addr) if server.requests >= 3 else None
 
@@ -89,7 +92,7 @@ async def test_retransmits_until_answered(udp_server) -> None:  # type: ignore[n
 
 
 @pytest.mark.asyncio
-async def test_timeout_is_an_overall_deadline(udp_server) -> None:  # type: ignore[no-untyped-def]
+async def test_timeout_is_an_overall_deadline(udp_server: StartServer) -> None:
     server, addr = await udp_server(lambda request, addr: None)
     started = time.monotonic()
     with pytest.raises(NetTimeout):
@@ -99,7 +102,7 @@ async def test_timeout_is_an_overall_deadline(udp_server) -> None:  # type: igno
 
 
 @pytest.mark.asyncio
-async def test_error_response_and_garbage(udp_server) -> None:  # type: ignore[no-untyped-def]
+async def test_error_response_and_garbage(udp_server: StartServer) -> None:
     def error(request: Message, addr: tuple[str, int]) -> bytes:
         attributes = (Attribute(AttrType.ERROR_CODE, ErrorCode(420, "Unknown Attribute")),)
         return codec.encode(Message(Method.BINDING, MessageClass.ERROR, request.transaction_id, attributes))
@@ -223,7 +226,7 @@ async def discover(
 
 
 @pytest.mark.asyncio
-async def test_discover_skips_silent_server_and_remembers(udp_server) -> None:  # type: ignore[no-untyped-def]
+async def test_discover_skips_silent_server_and_remembers(udp_server: StartServer) -> None:
     silent, silent_addr = await udp_server(lambda request, addr: None)
     _good, good_addr = await udp_server(success)
     servers = ServerList([HostPort("127.0.0.1", silent_addr[1]), HostPort("127.0.0.1", good_addr[1])])

@@ -65,6 +65,7 @@ async def run_service(
     timing: KeeperTiming | None = None,
     stop: asyncio.Event | None = None,
     service: Service | None = None,
+    handle_signals: bool = True,
 ) -> int:
     """Run every service of ``config`` until a signal (or ``stop``); 0 on a clean stop.
 
@@ -73,12 +74,14 @@ async def run_service(
     cannot be bound or shared, NatUnusable when the NAT cannot take inbound
     connections. Several: a service that fails is reported and stopped, the others
     go on; 1 once none is left (SPEC section 11).
+
+    ``handle_signals=False``: the caller owns the signals (the CLI's ``signals.GUARD``).
     """
     loop = asyncio.get_running_loop()
     stop = stop or asyncio.Event()
     supervisor = Supervisor(config, timing=timing, services=[service] if service is not None else None)
     supervisor.check()
-    remove_signals = _install_signals(loop, stop)
+    remove_signals = _install_signals(loop, stop) if handle_signals else (lambda: None)
     try:
         return await supervisor.run(stop)
     finally:

@@ -24,8 +24,9 @@ from nat1_traversal.addr import AddressError, parse_local, parse_remote
 from nat1_traversal.config import Config
 from nat1_traversal.errors import ConfigError, Nat1Error, UsageError
 from nat1_traversal.i18n import t
-from nat1_traversal.log import install_debug_signals, register_secrets, setup_logging, url_secrets
+from nat1_traversal.log import format_line, install_debug_signals, register_secrets, setup_logging, url_secrets
 from nat1_traversal.model import Endpoint
+from nat1_traversal.signals import GUARD, Stopped
 
 if TYPE_CHECKING:
     from nat1_traversal.resolver import DohLookups
@@ -225,7 +226,8 @@ def _check_service(config: Config, options: Options) -> None:
 
 def _ask(prompt: str) -> str:
     try:
-        return input(prompt)
+        with GUARD.interruptible():
+            return input(prompt)
     except EOFError:
         return ""
 
@@ -244,14 +246,40 @@ def _run(coro: Coroutine[Any, Any, int], *, fast_loop: bool = False) -> int:
     return asyncio.run(coro)
 
 
-async def _with_debug_signals(coro: Coroutine[Any, Any, int]) -> int:
+async def _serve(config: Config) -> int:
+    """The service inside the loop; the signal guard (nat1_traversal.signals) owns the signals."""
     loop = asyncio.get_running_loop()
-    with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows / not the main thread
-        install_debug_signals(loop.add_signal_handler)
-    return await coro
+    if not GUARD.installed:  # not the main thread (embedding): the app takes the signals itself
+        from nat1_traversal.app import run_service
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            install_debug_signals(loop.add_signal_handler)
+        return await run_service(config)
+    stop = asyncio.Event()
+
+    def on_stop(_signum: int) -> None:
+        if not stop.is_set():
+            log.info(t("keeper.stopping"))
+            stop.set()
+
+    GUARD.attach(loop, on_stop)
+    try:
+        from nat1_traversal.app import run_service
+
+        if GUARD.received is not None:  # during start-up: nothing was started, nothing to undo
+            on_stop(GUARD.received)
+            return 0
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError, OSError):
+            install_debug_signals(GUARD.add_loop_handler)
+        return await run_service(config, stop=stop, handle_signals=False)
+    finally:
+        GUARD.detach()
 
 
 def _dispatch(options: Options) -> int:
+    GUARD.check()
+    if not _is_service(options):
+        GUARD.uninstall()  # -q/-t/-h/...: Ctrl+C keeps Python's meaning ("interrupted", 130)
     if options.version:
         print(t("cli.version", version=__version__))
         return 0
@@ -285,16 +313,51 @@ def _dispatch(options: Options) -> int:
     _use_resolver(config)
     if any(service.proxy_protocol is not None and service.remote is None for service in config.all_services):
         log.warning(t("config.proxy_ignored"))
-    from nat1_traversal.app import run_service
-
+    GUARD.check()
     try:
-        return _run(_with_debug_signals(run_service(config)), fast_loop=True)
+        return _run(_serve(config), fast_loop=True)
     except KeyboardInterrupt:  # Ctrl+C where the loop cannot take signals (Windows): a normal stop
         log.info(t("keeper.stopping"))
         return 0
 
 
+def _is_service(options: Options) -> bool:
+    return not (options.version or options.help or options.query_kind is not None or options.status
+                or options.nat_type_test)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """The console entry point. Stop signals are taken first of all (see signals.py); called
+    with ``argv`` (tests, embedding) they are given back on return."""
+    GUARD.install()
+    GUARD.forced_line = lambda: format_line(logging.WARNING, t("keeper.forced_exit"))
+    try:
+        code = _main(argv)
+    except Stopped:
+        with contextlib.suppress(Exception):
+            log.info(t("keeper.stopping"))
+        code = 0
+    if argv is not None:
+        GUARD.uninstall()
+        return code
+    GUARD.finish()
+    if GUARD.received is not None:
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> NoReturn:
+    """After a stop signal, end without interpreter finalization: it puts the default
+    handlers back, and a second Ctrl+C in that moment would kill the process (-2)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            if stream is not None:
+                stream.flush()
+    os._exit(code)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     lang = _early_lang(args)
     if lang:

@@ -144,6 +144,13 @@ def setup_logging(debug: bool, stream: TextIO | None = None) -> None:
     set_debug(debug)
 
 
+def format_line(level: int, message: str) -> str:
+    """One record formatted as the handler would, without writing it (for signal handlers)."""
+    record = logging.LogRecord("nat1_traversal", level, __file__, 0, message, None, None)
+    formatter = _handler.formatter if _handler is not None else None
+    return (formatter or Nat1Formatter(False)).format(record)
+
+
 def set_debug(debug: bool) -> None:
     """Switch DEBUG on or off at run time (format included)."""
     level = logging.DEBUG if debug else logging.INFO

@@ -69,7 +69,7 @@ class SignalGuard:
         self._extra: dict[int, Callable[[], None]] = {}
         self._wakeup: tuple[socket.socket, socket.socket] | None = None
         self._old_wakeup = -1
-        self.forced_line: Callable[[], str] = lambda: "second signal: exiting now"
+        self.forced_line: Callable[[], str] = _early_forced_line  # the CLI sets the logged form
 
     # ----------------------------------------------------------------- install
 
@@ -196,6 +196,16 @@ class SignalGuard:
         with contextlib.suppress(Exception):
             os.write(2, (self.forced_line() + "\n").encode("utf-8", "replace"))
         os._exit(128 + signum)
+
+
+# keeper.forced_exit in the plain log format, for a second signal before the catalogue is
+# loaded (nothing may be imported inside a signal handler). tests/unit/test_signals.py
+# checks that it matches the catalogue.
+EARLY_FORCED = {"zh": "[ WARNING] 再次收到退出信号，立即退出", "en": "[ WARNING] Second signal: exiting now"}
+
+
+def _early_forced_line() -> str:
+    return EARLY_FORCED["en" if os.environ.get("NAT1_LANG", "").strip().lower().startswith("en") else "zh"]
 
 
 GUARD = SignalGuard()

@@ -61,13 +61,13 @@ class Supervisor:
 
     def check(self) -> None:
         """Refuse, before anything starts, what cannot work here (UsageError, exit 2)."""
-        for service in self.services:
+        for index, service in enumerate(self.services):
             try:
                 check_supported(service.config)
             except UsageError as exc:
                 if not self.multi:
                     raise
-                raise UsageError("services.in_service", path=service.config.service_name,
+                raise UsageError("services.in_service", path=f"services[{index}]（{service.config.service_name}）",
                                  problem=exc.render()) from exc
 
     async def run(self, stop: asyncio.Event) -> int:

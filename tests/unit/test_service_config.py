@@ -169,3 +169,16 @@ def test_services_must_be_a_non_empty_list(services: object) -> None:
 def test_unknown_keys_inside_a_service_are_warnings_with_the_path() -> None:
     _, warnings = parse_file({**BASE, "services": [{"local": ":25565", "colour": "red"}]})
     assert warnings == ["配置文件中有未知字段 \"services[0].colour\"，已忽略（拼写错误？）"]
+
+
+def test_a_mode_that_cannot_work_names_its_service() -> None:
+    from nat1_traversal.errors import UsageError
+    from nat1_traversal.supervisor import Supervisor
+
+    config, _ = parse_file({**BASE, "services": [
+        {"name": "java", "local": ":25565"},
+        {"name": "raw", "type": "udp", "local": ":9000"},  # UDP in shared-port mode: refused
+    ]})
+    with pytest.raises(UsageError) as caught:
+        Supervisor(config).check()
+    assert caught.value.render().startswith("services[1]（raw）：")

@@ -182,3 +182,20 @@ def test_a_mode_that_cannot_work_names_its_service() -> None:
     with pytest.raises(UsageError) as caught:
         Supervisor(config).check()
     assert caught.value.render().startswith("services[1]（raw）：")
+
+
+def test_local_and_remote_options_apply_to_a_list_of_one_and_are_refused_for_two() -> None:
+    from nat1_traversal.addr import parse_local, parse_remote
+    from nat1_traversal.cli import Options, apply_overrides
+    from nat1_traversal.errors import UsageError
+
+    one, _ = parse_file({**BASE, "services": [{"name": "java", "local": ":25565"}]})
+    options = Options(local=parse_local(":25570"), remote=parse_remote("127.0.0.1:25571"))
+    changed = apply_overrides(one, options)
+    assert [str(s.local) for s in changed.all_services] == ["0.0.0.0:25570"]
+    assert changed.services[0].remote is not None and changed.services[0].remote.port == 25571
+    assert changed.service_name == changed.services[0].service_name == "java"
+    two, _ = parse_file({**BASE, "services": [{"local": ":25565"}, {"local": ":25566"}]})
+    assert apply_overrides(two, Options()) is two
+    with pytest.raises(UsageError):
+        apply_overrides(two, Options(local=parse_local(":25570")))

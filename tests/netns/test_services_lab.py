@@ -2,8 +2,8 @@
 
 Java in shared-port mode on a real JVM (hook_bind.so preloaded), Bedrock in forward
 mode, a website in forward mode; a player in ``inet`` reaches all three at the logged
-addresses, again after the NAT forgot every mapping; ``--status`` shows the same
-mappings; SIGTERM ends it within a second. Only lab addresses are used.
+addresses, again after the NAT forgot every mapping; ``--status``, ``/metrics`` and the
+page show the same mappings; SIGTERM ends it within a second. Only lab addresses are used.
 """
 
 from __future__ import annotations
@@ -108,6 +108,13 @@ with socket.create_connection((ip, port), timeout=5) as s:
 """
 
 
+def fetch(lab: NatLab, target: str) -> str:
+    """GET ``target`` from the status server in ``home`` (loopback of that namespace)."""
+    url = f"http://127.0.0.1:8730{target}"
+    code = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=5).read().decode())"
+    return lab.run("home", [sys.executable, "-c", code], env=ENV).stdout
+
+
 def reach(lab: NatLab, name: str, ip: str, port: int) -> str:
     """What a player in ``inet`` gets from the service at ``ip:port``."""
     if name == "site":
@@ -160,6 +167,11 @@ def test_one_process_three_services_players_reach_all(
         for line in status:
             ip, port = first[line.split()[0]]
             assert f"{ip}:{port}" in line, status
+        # /metrics and the page show the same mappings
+        metrics, page = (fetch(lab, target) for target in ("/metrics", "/"))
+        for name, (ip, port) in first.items():
+            assert f'nat1_mapping_port{{service="{name}"}} {port}.0' in metrics, metrics
+            assert f"{ip}:{port}" in page
 
         # the NAT forgets everything: every service remaps, and the players reach the new addresses
         lab.drop_mapping()

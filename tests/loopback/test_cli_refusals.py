@@ -161,3 +161,22 @@ def test_unspecified_remote(tmp_path: Path, remote: str) -> None:
 def test_unspecified_remote_in_the_config_file(tmp_path: Path) -> None:
     write_config(tmp_path, local=":25574", remote="[::]:25575")
     assert "只能用于监听" in refused("-c", "config.json", cwd=tmp_path)
+
+
+def test_numbers_inside_services_are_checked_too(tmp_path: Path) -> None:
+    text = json.dumps({**LOOPBACK_ONLY, "services": [
+        {"name": "a", "type": "tcp", "local": "127.0.0.1:25576"},
+        {"name": "b", "type": "udp", "local": "127.0.0.1:25577", "keepalive_interval": 1},
+    ]})
+    (tmp_path / "config.json").write_text(text.replace('"keepalive_interval": 1', '"keepalive_interval": NaN'),
+                                          encoding="utf-8")
+    assert "services[1].keepalive_interval" in refused("-c", "config.json", cwd=tmp_path)
+
+
+def test_self_loop_inside_services(tmp_path: Path) -> None:
+    write_config(tmp_path, services=[
+        {"name": "a", "type": "tcp", "local": "127.0.0.1:25578", "remote": "127.0.0.1:25579"},
+        {"name": "b", "type": "udp", "local": ":25580", "remote": "127.0.0.1:25580"},
+    ])
+    stderr = refused("-c", "config.json", cwd=tmp_path)
+    assert "services[1]" in stderr and "自环" in stderr

@@ -2,7 +2,9 @@
 
 Java in shared-port mode on a real JVM (hook_bind.so preloaded), Bedrock in forward
 mode, a website in forward mode; a player in ``inet`` reaches all three at the logged
-addresses, again after the NAT forgot every mapping; ``--status``, ``/metrics`` and the
+addresses; when the router forgets its TCP mappings only, the TCP services remap and
+Bedrock keeps its address (the status API says so); after it forgot every mapping, all
+three remap and are reached again; ``--status``, ``/metrics`` and the
 page show the same mappings; SIGTERM ends it within a second. Only lab addresses are used.
 """
 
@@ -25,6 +27,7 @@ import pytest
 
 from tests.lab import HOME_IP, ROUTER_OUTSIDE_IP, STUN_IPS, NatLab
 from tests.lab.fixtures import nat_lab  # noqa: F401  (pytest fixture)
+from tests.lab.rules import TABLE
 from tests.support.ci import require_root_tools
 
 REPO = Path(__file__).resolve().parents[2]
@@ -108,6 +111,14 @@ with socket.create_connection((ip, port), timeout=5) as s:
 """
 
 
+def drop_tcp_mappings(lab: NatLab) -> None:
+    """The router forgets its TCP mappings (and their connections); UDP stays as it is."""
+    script = "".join(f"flush {'set' if kind == 'contacted' else 'map'} ip {TABLE} {kind}_tcp\n"
+                     for kind in ("eim", "inbound", "contacted"))
+    lab.run("router", ["nft", "-f", "-"], input=script)
+    lab.run("router", ["conntrack", "-D", "-p", "tcp"], check=False)
+
+
 def fetch(lab: NatLab, target: str) -> str:
     """GET ``target`` from the status server in ``home`` (loopback of that namespace)."""
     url = f"http://127.0.0.1:8730{target}"
@@ -173,11 +184,21 @@ def test_one_process_three_services_players_reach_all(
             assert f'nat1_mapping_port{{service="{name}"}} {port}.0' in metrics, metrics
             assert f"{ip}:{port}" in page
 
+        # the NAT forgets its TCP mappings only: the TCP services remap, Bedrock keeps its address
+        drop_tcp_mappings(lab)
+        second = {**first, **output.mappings({"java", "site"}, INTERVAL + 15)}
+        assert second["java"] != first["java"] and second["site"] != first["site"]
+        check_all(lab, second)
+        services = {s["name"]: s for s in json.loads(fetch(lab, "/api/status"))["services"]}
+        assert {name: s["remaps"] for name, s in services.items()} == {"java": 1, "bedrock": 0, "site": 1}
+        assert services["bedrock"]["mapping"] == "{}:{}".format(*first["bedrock"])
+
         # the NAT forgets everything: every service remaps, and the players reach the new addresses
         lab.drop_mapping()
-        second = output.mappings(names, INTERVAL + 15)
-        assert all(second[name] != first[name] for name in names)
-        check_all(lab, second)
+        third = output.mappings(names, INTERVAL + 15)
+        assert all(third[name] != second[name] for name in names)
+        check_all(lab, third)
+        assert sum(bool(MAPPED.search(line)) and "[bedrock]" in line for line in output.lines) == 2
         assert not any(HOME_IP in line and "ERROR" in line for line in output.lines)
 
         began = time.monotonic()

@@ -29,7 +29,9 @@ DEFAULT_STUN_TCP: tuple[HostPort, ...] = (
     HostPort("turn.cloudflare.com", 3478),
     HostPort("stun.nextcloud.com", 3478),
     HostPort("stun.freeswitch.org", 3478),
-    HostPort("stunserver.stunprotocol.org", 3478),
+    # Not stunserver.stunprotocol.org (SPEC section 10 names it): since February 2023 its
+    # operator serves only North America and Europe, because of bandwidth costs, so from
+    # mainland China it never answers and only costs every start a timeout.
 )
 
 DEFAULT_KEEPALIVE_TCP: tuple[HostPort, ...] = (

@@ -48,6 +48,7 @@ from nat1_traversal.net import any_endpoint, local_endpoint, resolve, reuse_sock
 from nat1_traversal.portmap.service import held, request_for
 from nat1_traversal.reach.checkers import Checker
 from nat1_traversal.reach.listen import InboundCheck, tcp_inbound
+from nat1_traversal.reach.proxy import disagreeing, warn_disagreement, warn_fake_ips
 from nat1_traversal.reach.settings import checkers_for
 from nat1_traversal.stun import probe
 from nat1_traversal.stun.client import ServerList, first_answer
@@ -79,6 +80,7 @@ class Behaviors:
     filtering_reason: str | None = None
     mapped: Endpoint | None = None
     inbound: InboundCheck | None = None  # TCP: the listener check (reach.listen)
+    second_mapped: Endpoint | None = None  # a second server's answer (no RFC 5780 here)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +244,7 @@ async def _measure(
     open_internet = _is_open(first, local, server)
     mapping: MappingBehavior = MappingBehavior.UNKNOWN
     mapping_reason: str | None = None
+    second_mapped: Endpoint | None = None
     filter_server = server if first.other is not None else None
     if first.other is None:
         # No RFC 5780 here: compare with a second server at another IP.
@@ -252,6 +255,7 @@ async def _measure(
         else:
             mapping = MappingBehavior.EIM if second.mapped == first.mapped else MappingBehavior.DEPENDENT
             filter_server = other_server if second.other is not None else None
+            second_mapped = second.mapped
 
     async def filtering_tests() -> tuple[FilteringBehavior, str | None]:
         if filterer is None:
@@ -286,6 +290,7 @@ async def _measure(
         mapping_reason=mapping_reason,
         filtering_reason=filtering_reason,
         mapped=first.mapped,
+        second_mapped=second_mapped,
     )
 
 
@@ -432,17 +437,32 @@ def render(tcp: Behaviors, udp: Behaviors) -> list[str]:
     ]
 
 
+def _warn_if_proxied(tcp: Behaviors, udp: Behaviors) -> None:
+    """Servers that disagree on the public IP while the mapping is endpoint-independent."""
+    for behaviors in (tcp, udp):
+        if behaviors.mapped is not None and behaviors.second_mapped is not None:
+            pair = disagreeing([behaviors.mapped, behaviors.second_mapped])
+            if pair is not None:
+                warn_disagreement(*pair)
+                return
+    independent = tcp.mapping is MappingBehavior.EIM and udp.mapping is MappingBehavior.EIM
+    if independent and tcp.mapped is not None and udp.mapped is not None and tcp.mapped.ip != udp.mapped.ip:
+        warn_disagreement(tcp.mapped, udp.mapped)  # REQ-2 pairing holds across protocols too
+
+
 async def run_nat_type_test(config: Config, local: Endpoint | None) -> int:
     """``-t``: measure TCP and UDP at once, print the report; exit code 0, or 1 when no
     STUN server at all could be reached."""
     udp_servers = ServerList(config.stun_udp)
     tcp_servers = ServerList(config.stun_tcp)
+    await warn_fake_ips([*config.stun_udp, *config.stun_tcp, *config.keepalive_tcp])
     plan = InboundPlan(checkers_for(config.reach_check), hairpin=True) if config.reach else None
     # SPEC §14: `-t -l :PORT` opens the test port on the home router first, so a NAT3 made by the
     # router alone reads as FULL CONE once the forward is in place.
     forwards = [request_for(config, local, proto) for proto in ("tcp", "udp")] if local is not None else []
     async with held(forwards):
         tcp, udp = await asyncio.gather(measure_tcp(tcp_servers, local, plan), measure_udp(udp_servers, local))
+    _warn_if_proxied(tcp, udp)
     for line in render(tcp, udp):
         print(line)
     sys.stdout.flush()

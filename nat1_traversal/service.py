@@ -31,6 +31,7 @@ from nat1_traversal.notify import Notifier, notifier_for
 from nat1_traversal.portmap.manager import PortmapState
 from nat1_traversal.portmap.service import ServiceForward, request_for
 from nat1_traversal.reach.monitor import ReachMonitor
+from nat1_traversal.reach.proxy import warn_fake_ips
 from nat1_traversal.reach.settings import checkers_for
 from nat1_traversal.status.reporter import ServiceReporter
 from nat1_traversal.stun.client import ServerList
@@ -112,6 +113,7 @@ class Service:
         self.reach: ReachMonitor | None = None
         self._on_reachable = on_reachable
         self._reach_task: asyncio.Task[None] | None = None
+        self._proxy_task: asyncio.Task[bool] | None = None
         self.portmap = ServiceForward(request_for(config, self.local, config.proto), on_state=self._report_portmap)
 
     async def start(self) -> None:
@@ -224,12 +226,17 @@ class Service:
 
     async def run(self) -> None:
         assert self.keeper is not None, "start() first"
+        if self._proxy_task is None:
+            # SPEC section 13: say at start when the server names point into a proxy's fake-IP range.
+            servers = [*self.config.stun_tcp, *self.config.stun_udp, *self.config.keepalive_tcp]
+            self._proxy_task = asyncio.create_task(warn_fake_ips(servers), name="nat1-proxy-check")
         if self.reach is not None and self._reach_task is None:
             self._reach_task = asyncio.create_task(self.reach.run(), name="nat1-reach")
         await self.keeper.run()
 
     async def aclose(self) -> None:
         await cancel_and_wait(self._reach_task, SHUTDOWN_BUDGET / 4)
+        await cancel_and_wait(self._proxy_task, SHUTDOWN_BUDGET / 4)
         await self.portmap.aclose(PORTMAP_CLOSE_BUDGET)
         await cancel_and_wait(self._watch_task, SHUTDOWN_BUDGET / 2)
         if self.forwarder is not None:

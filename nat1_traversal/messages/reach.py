@@ -78,4 +78,25 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "TCP 入站检测：回环连接来自内网地址 {source}，不能证明过滤行为",
         "TCP inbound check: the hairpin connection came from the inner address {source}, which proves nothing about filtering",
     ),
+    # SPEC section 13, last bullet: STUN through a proxy.
+    "reach.proxy.fake_ip": (
+        "服务器域名被解析到了 fake-IP 网段 198.18.0.0/15（{names}）：STUN 流量多半进了代理"
+        "（OpenClash / Clash 的 fake-IP 模式），测到的是代理出口而不是你的 NAT，发布的地址玩家连不上。"
+        "请让 STUN 直连：在 OpenClash 的绕过规则里放行这些服务器，或把规则集 geosite:category-stun 设为 DIRECT；"
+        "也可以把 resolver 设为 DNS-over-HTTPS 地址",
+        "Server names resolve into the fake-IP range 198.18.0.0/15 ({names}): STUN traffic most likely goes"
+        " through a proxy (OpenClash / Clash in fake-IP mode), which measures the proxy's exit instead of your"
+        " NAT, and players cannot reach a published address. Let STUN go direct: bypass these servers in"
+        " OpenClash's rules, or route the geosite:category-stun rule set DIRECT; or set resolver to a"
+        " DNS-over-HTTPS URL",
+    ),
+    "reach.proxy.disagree": (
+        "STUN 服务器看到的公网地址不一致（{first} 与 {second}），而映射本身与端点无关：一个 NAT 对同一台主机只用一个"
+        "公网 IP，STUN 流量多半经过了代理（或多条线路）。请让 STUN 直连：在 OpenClash 的绕过规则里放行 STUN 服务器，"
+        "或把规则集 geosite:category-stun 设为 DIRECT",
+        "STUN servers see different public addresses ({first} and {second}) while the mapping is"
+        " endpoint-independent: a NAT gives one host one public IP, so STUN traffic most likely goes through a"
+        " proxy (or several lines). Let STUN go direct: bypass the STUN servers in OpenClash's rules, or route"
+        " the geosite:category-stun rule set DIRECT",
+    ),
 }

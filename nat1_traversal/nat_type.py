@@ -455,13 +455,18 @@ async def run_nat_type_test(config: Config, local: Endpoint | None) -> int:
     STUN server at all could be reached."""
     udp_servers = ServerList(config.stun_udp)
     tcp_servers = ServerList(config.stun_tcp)
-    await warn_fake_ips([*config.stun_udp, *config.stun_tcp, *config.keepalive_tcp])
+    # The STUN names only: -t contacts no keepalive server (the daemon checks those too).
+    proxy_check = asyncio.ensure_future(warn_fake_ips([*config.stun_udp, *config.stun_tcp]))
     plan = InboundPlan(checkers_for(config.reach_check), hairpin=True) if config.reach else None
     # SPEC §14: `-t -l :PORT` opens the test port on the home router first, so a NAT3 made by the
     # router alone reads as FULL CONE once the forward is in place.
     forwards = [request_for(config, local, proto) for proto in ("tcp", "udp")] if local is not None else []
-    async with held(forwards):
-        tcp, udp = await asyncio.gather(measure_tcp(tcp_servers, local, plan), measure_udp(udp_servers, local))
+    try:
+        async with held(forwards):
+            tcp, udp = await asyncio.gather(measure_tcp(tcp_servers, local, plan), measure_udp(udp_servers, local))
+        await proxy_check
+    finally:
+        proxy_check.cancel()
     _warn_if_proxied(tcp, udp)
     for line in render(tcp, udp):
         print(line)

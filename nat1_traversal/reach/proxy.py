@@ -17,6 +17,7 @@ The fix users need is to let STUN go direct: a bypass rule in OpenClash, or the
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import socket
@@ -41,29 +42,31 @@ def _is_literal(host: str) -> bool:
 
 
 async def fake_ip_names(servers: Iterable[HostPort]) -> list[tuple[str, str]]:
-    """``(name, address)`` for every server name that resolves into the fake-IP range."""
-    import asyncio
-
-    found: list[tuple[str, str]] = []
-    seen: set[str] = set()
+    """``(name, address)`` for every server name that resolves into the fake-IP range
+    (looked up concurrently, each within ``LOOKUP_TIMEOUT``)."""
+    names: dict[str, HostPort] = {}
     for server in servers:
         name = server.host.lower().rstrip(".")
-        if name in seen or _is_literal(name):
-            continue
-        seen.add(name)
-        try:
-            infos = await asyncio.wait_for(
-                lookup_addrinfo(server.host, server.port, socket.AF_INET, socket.SOCK_DGRAM), LOOKUP_TIMEOUT
-            )
-        except (OSError, UnicodeError, asyncio.TimeoutError) as exc:
-            log.debug("proxy check: %s does not resolve: %r", server.host, exc)
-            continue
-        for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]))
-            if address.version == 4 and address in FAKE_IP_NETWORK:
-                found.append((server.host, str(address)))
-                break
-    return found
+        if name not in names and not _is_literal(name):
+            names[name] = server
+    found = await asyncio.gather(*(_fake_ip_of(server) for server in names.values()))
+    pairs = zip(names.values(), found, strict=True)
+    return [(server.host, address) for server, address in pairs if address is not None]
+
+
+async def _fake_ip_of(server: HostPort) -> str | None:
+    try:
+        infos = await asyncio.wait_for(
+            lookup_addrinfo(server.host, server.port, socket.AF_INET, socket.SOCK_DGRAM), LOOKUP_TIMEOUT
+        )
+    except (OSError, UnicodeError, asyncio.TimeoutError) as exc:
+        log.debug("proxy check: %s does not resolve: %r", server.host, exc)
+        return None
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]))
+        if address.version == 4 and address in FAKE_IP_NETWORK:
+            return str(address)
+    return None
 
 
 def disagreeing(mapped: Sequence[Endpoint]) -> tuple[Endpoint, Endpoint] | None:

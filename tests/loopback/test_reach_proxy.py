@@ -111,10 +111,11 @@ async def stun() -> AsyncIterator[Stun]:
 async def test_nat_type_test_names_fake_ip_servers(
     fake_dns: list[str], stun: Stun, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = stun.config(keepalive_tcp=(HostPort("keepalive.example.test", 80),))
+    # Last in the list: the fakes before it answer at once, so -t never sends anything to it.
+    config = stun.config(stun_udp=(*stun.config().stun_udp, HostPort("stun.example.test", 3478)))
     assert await run_nat_type_test(config, None) == 0
     (warning,) = proxy_warnings(caplog)
-    assert "keepalive.example.test → 198.19.255.1" in warning
+    assert "stun.example.test → 198.18.0.7" in warning
     assert "198.18.0.0/15" in warning and "geosite:category-stun" in warning and "OpenClash" in warning
     assert "UDP:" in capsys.readouterr().out  # the test itself ran as usual
 

@@ -144,3 +144,22 @@ def test_config_file_refuses_nan_interval_in_chinese() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config({"reach_check": [], "reach_interval": float("nan")})
     assert "reach_interval" in str(caught.value)
+
+
+def test_keys_per_service() -> None:
+    """SPEC section 11: the section 13 keys may stand at the top level or in a service."""
+    from nat1_traversal.service_config import parse_file
+
+    config, _warnings = parse_file({
+        "reach_check": [], "reach_interval": 30,
+        "services": [
+            {"name": "java", "type": "mcje", "local": ":25565"},
+            {"name": "bedrock", "type": "mcbe", "local": ":19132", "reach_check": False},
+        ],
+    })  # fmt: skip
+    assert [(s.name, s.reach_check, s.reach, s.reach_interval) for s in config.services] == [
+        ("java", (), True, 30.0), ("bedrock", (), False, 30.0),
+    ]  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        parse_file({"services": [{"name": "a", "type": "mcje", "local": ":25565", "reach_interval": float("inf")}]})
+    assert "services[0]" in str(caught.value) and "reach_interval" in str(caught.value)

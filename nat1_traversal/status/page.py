@@ -3,7 +3,8 @@
 Everything is inline, and the Content-Security-Policy the server sends (built
 from the hashes below) lets the browser load nothing from anywhere else.
 Every value from the registry goes through ``html.escape``. The small script only
-refreshes: it polls ``/api/status`` for the fields, reloads the page's cards
+refreshes: it polls ``/api/status`` and sets every ``data-field`` the server
+renders (the script words them as the renderer does), reloads the page's cards
 when a mapping changes (the timeline comes from the server), and copies.
 """
 
@@ -23,6 +24,7 @@ REACH_KEYS: dict[bool | None, str] = {True: "status.reach.true", False: "status.
                                       None: "status.reach.none"}
 TIMELINE_WIDTH = 960
 TIMELINE_HEIGHT = 24
+PORTMAP_SEP = "："  # between "not open" and the router's reason
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Microsoft YaHei","PingFang SC",sans-serif;margin:0;
@@ -52,6 +54,9 @@ function pad(n){return (n<10?'0':'')+n}
 function fmt(iso){if(!iso)return W.none;var d=new Date(iso);return d.getFullYear()+'-'+pad(d.getMonth()+1)+'-'+
 pad(d.getDate())+' '+pad(d.getHours())+':'+pad(d.getMinutes())+':'+pad(d.getSeconds())}
 function set(card,field,text){var el=card.querySelector('[data-field="'+field+'"]');if(el)el.textContent=text}
+function fill(tpl,f){Object.keys(f).forEach(function(k){tpl=tpl.split('{'+k+'}').join(f[k])});return tpl}
+function portmap(p){if(!p)return W.pm.off;if(!p.method)return W.pm.not_held+(p.error?W.pm.sep+p.error:'');
+ return fill(p.renews?W.pm.held:W.pm.permanent,{method:p.method,gateway:p.gateway||'',renews:fmt(p.renews)})}
 function key(data){return data.services.map(function(s){return s.name+'='+s.mapping}).join(',')}
 function apply(data){
  data.services.forEach(function(s){
@@ -63,6 +68,9 @@ function apply(data){
   set(card,'reachable',W.reach[String(s.reachable)]);
   set(card,'dns',s.dns.name||W.none);set(card,'dns_state',W.dns[s.dns.state]);
   set(card,'last_ok',fmt(s.dns.last_ok));set(card,'dns_error',s.dns.error||'');set(card,'error',s.error||'');
+  set(card,'kind',s.type+' / '+s.proto.toUpperCase());
+  set(card,'local',(s.remote?s.local+' \u2192 '+s.remote:s.local)+' ('+W.mode[s.mode]+')');
+  set(card,'portmap',portmap(s.portmap));
  });
 }
 function reload(){fetch(location.pathname+q,{cache:'no-store'}).then(function(r){return r.text()}).then(function(h){
@@ -112,6 +120,11 @@ def _words() -> str:
         "state": {s: t(f"status.state.{s}") for s in ("starting", "mapped", "retrying", "failed")},
         "reach": {"true": t("status.reach.true"), "false": t("status.reach.false"), "null": t("status.reach.none")},
         "dns": {s: t(f"status.dns.{s}") for s in ("ok", "pending", "failing", "off")},
+        "mode": {m: t(f"status.page.mode_{m}") for m in ("shared", "forward")},
+        # the router's forward as _portmap() words it; the templates keep their {fields} for the script
+        "pm": {"off": t("portmap.status.off"), "not_held": t("portmap.status.not_held"), "sep": PORTMAP_SEP,
+               "held": t("portmap.status.held", method="{method}", gateway="{gateway}", renews="{renews}"),
+               "permanent": t("portmap.status.permanent", method="{method}", gateway="{gateway}")},
     }
     # JSON inside <script type="application/json">: "</" must not close the element.
     return json.dumps(words, ensure_ascii=False).replace("</", "<\\/")
@@ -155,7 +168,7 @@ def _portmap(s: ServiceStatus) -> str:
     if pm is None:
         return t("portmap.status.off")
     if pm.method is None:
-        return t("portmap.status.not_held") + (f"：{pm.error}" if pm.error else "")
+        return t("portmap.status.not_held") + (f"{PORTMAP_SEP}{pm.error}" if pm.error else "")
     if pm.renews is None:
         return t("portmap.status.permanent", method=pm.method, gateway=pm.gateway)
     return t("portmap.status.held", method=pm.method, gateway=pm.gateway, renews=local_time(pm.renews))
@@ -183,12 +196,12 @@ def _card(view: ServiceView, now: datetime) -> str:
         (t("status.page.last_publish"),
          f'<span data-field="last_ok">{e(local_time(s.dns.last_ok))}</span>'
          f' <span class="error" data-field="dns_error">{e(s.dns.error or "")}</span>'),
-        (t("status.page.local"), f"{e(target)} ({e(mode)})"),
+        (t("status.page.local"), f'<span data-field="local">{e(target)} ({e(mode)})</span>'),
         (t("portmap.status.label"), f'<span data-field="portmap">{e(_portmap(s))}</span>'),
     ]
     items = "\n".join(f"<dt>{e(label)}</dt><dd>{value}</dd>" for label, value in rows)
     return f"""<section class="card" data-service="{e(s.name)}">
-<h2>{e(s.name)} <span class="tag">{e(s.type)} / {e(s.proto.upper())}</span>
+<h2>{e(s.name)} <span class="tag" data-field="kind">{e(s.type)} / {e(s.proto.upper())}</span>
 <span class="tag state-{e(s.state)}" data-field="state">{e(t(f"status.state.{s.state}"))}</span></h2>
 <dl>
 {items}

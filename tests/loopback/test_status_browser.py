@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
 
+from nat1_traversal.status.model import PortmapStatus
 from nat1_traversal.status.registry import StatusRegistry
 from tests.support.cdp import Chromium, chromium_path, html_without_javascript
 from tests.support.ci import require_root_tools
@@ -22,6 +25,7 @@ from tests.support.status_kit import BEDROCK_MAPPING, JAVA_MAPPING, running_serv
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 NEW_BEDROCK = "203.0.113.9:42424"
+RENEWS = datetime(2026, 12, 1, 13, 30, 0, tzinfo=timezone.utc)
 
 
 def _chromium() -> str:
@@ -31,8 +35,18 @@ def _chromium() -> str:
     return path
 
 
+# Every field of every card, as the live page shows it, and as a fresh render of the server shows it.
+FIELDS_NOW_AND_FRESH = """
+fetch(location.pathname + location.search, {cache: 'no-store'}).then(r => r.text()).then(h => {
+  const fresh = new DOMParser().parseFromString(h, 'text/html');
+  const fields = doc => Array.from(doc.querySelectorAll('section.card [data-field]')).map(
+    e => e.closest('section.card').dataset.service + '.' + e.dataset.field + '=' + e.textContent);
+  return {live: fields(document), fresh: fields(fresh)};
+})"""
+
+
 def drive(executable: str, tmp_path: Path, url: str, registry_changed: asyncio.Event,
-          loop: asyncio.AbstractEventLoop) -> dict[str, object]:
+          loop: asyncio.AbstractEventLoop, change: Callable[[], None]) -> dict[str, object]:
     """The browser session (blocking calls, run in a thread while the server serves)."""
     found: dict[str, object] = {}
     with Chromium(executable, tmp_path / "profile", url) as browser:
@@ -52,6 +66,14 @@ def drive(executable: str, tmp_path: Path, url: str, registry_changed: asyncio.E
                 "(t => t !== '复制' && t)(document.querySelector('[data-service=\"java\"] button.copy').textContent)")
             found["clipboard"] = page.evaluate("navigator.clipboard.readText()", await_promise=True,
                                                user_gesture=True)
+            # the script's refresh without a remap: every field the server renders follows
+            # (the router's forward, reachability, DNS state and error, the service's state)
+            loop.call_soon_threadsafe(change)
+            page.wait_for("document.querySelector('[data-service=\"java\"] [data-field=portmap]')"
+                          ".textContent.includes('PCP')", timeout=20)
+            page.wait_for("document.querySelector('[data-service=\"bedrock\"] [data-field=dns_state]')"
+                          ".textContent === '已发布'", timeout=20)
+            found["fields"] = page.evaluate(FIELDS_NOW_AND_FRESH, await_promise=True)
             # the script's refresh: a remap on the server shows without a reload by the user
             loop.call_soon_threadsafe(registry_changed.set)
             page.wait_for(f"document.body.innerText.includes({json.dumps(NEW_BEDROCK)})", timeout=20)
@@ -72,11 +94,19 @@ async def test_page_in_chromium_shows_both_mappings_and_copies(tmp_path: Path) -
         await changed.wait()
         registry.set_mapping("bedrock", NEW_BEDROCK)
 
+    def change() -> None:
+        registry.set_portmap("java", PortmapStatus("PCP", "192.168.1.1", RENEWS))
+        registry.set_portmap("bedrock", PortmapStatus(None, None, None, "路由器拒绝了请求"))
+        registry.set_reachable("java", False)
+        registry.dns_published("bedrock")
+        registry.set_state("java", "retrying", "保活连接断开")
+
     async with running_server(registry) as server:
         url = f"http://127.0.0.1:{server.port}/"
         remapper = asyncio.create_task(remap_when_asked())
         try:
-            found = await asyncio.to_thread(drive, executable, tmp_path, url, changed, asyncio.get_running_loop())
+            found = await asyncio.to_thread(drive, executable, tmp_path, url, changed, asyncio.get_running_loop(),
+                                            change)
         finally:
             remapper.cancel()
             await asyncio.gather(remapper, return_exceptions=True)
@@ -86,6 +116,10 @@ async def test_page_in_chromium_shows_both_mappings_and_copies(tmp_path: Path) -
     assert found["button"] == "已复制"
     assert found["clipboard"] == JAVA_MAPPING
     assert found["updated_remaps"] == "1"
+    fields = found["fields"]
+    assert isinstance(fields, dict)
+    assert fields["live"] == fields["fresh"]  # nothing the server renders is left stale by the script
+    assert "java.portmap=PCP（路由器 192.168.1.1），" in "\n".join(fields["live"])
     shot = tmp_path / "status_page.png"
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

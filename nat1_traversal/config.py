@@ -141,7 +141,8 @@ TSIG_ALGORITHMS: tuple[str, ...] = (
     "hmac-sha256", "hmac-sha384", "hmac-sha512", "hmac-sha224", "hmac-sha1", "hmac-md5",
 )
 
-# The file written on request when config.json is missing: every key, all defaults.
+# The file written on request when config.json is missing: the keys of §3 and the second-floor
+# keys users most need (status page, router forward, reachability check, notifications), all defaults.
 DEFAULT_CONFIG_TEXT = """{
     "type": "mcje",
     "dns": "no_dns",
@@ -158,6 +159,10 @@ DEFAULT_CONFIG_TEXT = """{
     "stun_udp": null,
     "keepalive_tcp": null,
     "keepalive_interval": 10,
-    "on_change": null
+    "on_change": null,
+    "status": "127.0.0.1:8730",
+    "upnp": "auto",
+    "reach_check": null,
+    "notify": []
 }
 """

@@ -99,4 +99,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         " proxy (or several lines). Let STUN go direct: bypass the STUN servers in OpenClash's rules, or route"
         " the geosite:category-stun rule set DIRECT",
     ),
+    "reach.proxy.echo": (
+        "检测服务 {by} 看到本机的公网 IP 是 {seen}，而 STUN 报告的映射是 {addr}：本机发出的流量没有都走同一个 NAT"
+        "（代理或多条线路），它的检测结果不算数。若用了 OpenClash 等代理，请让 STUN 和检测服务直连："
+        "在绕过规则里放行它们，或把规则集 geosite:category-stun 设为 DIRECT",
+        "Checker {by} sees this host's public IP as {seen}, while STUN reports the mapping {addr}: traffic from"
+        " this host does not all leave through the same NAT (a proxy or several lines), so its answer does not"
+        " count. With a proxy such as OpenClash, let STUN and the checkers go direct: bypass them in its rules,"
+        " or route the geosite:category-stun rule set DIRECT",
+    ),
 }

@@ -45,6 +45,9 @@ class Outcome:
     by: str = ""
     hairpin: bool | None = None
     checker_verdicts: tuple[tuple[str, Verdict], ...] = ()
+    # (checker, ip): a checker that names the requester saw another public IP than the
+    # mapping's: our requests leave elsewhere (a proxy, another line) - worth saying.
+    elsewhere: tuple[str, str] | None = None
 
 
 async def hairpin(service_type: str, mapping: Mapping, timeout: float = HAIRPIN_TIMEOUT) -> bool | None:
@@ -67,12 +70,21 @@ async def hairpin(service_type: str, mapping: Mapping, timeout: float = HAIRPIN_
     return None
 
 
-async def ask_checkers(
-    checkers: Sequence[Checker], mapping: Mapping, *, timeout: float = CHECKER_TIMEOUT
-) -> tuple[Checker | None, Verdict, tuple[tuple[str, Verdict], ...]]:
-    """The first trusted explicit answer, in list order; (None, "unknown", …) if none."""
+@dataclass(frozen=True, slots=True)
+class Answers:
+    """The checkers' round: the first trusted explicit answer (or None), what each said."""
+
+    checker: Checker | None
+    verdict: Verdict
+    said: tuple[tuple[str, Verdict], ...]
+    elsewhere: tuple[str, str] | None = None
+
+
+async def ask_checkers(checkers: Sequence[Checker], mapping: Mapping, *, timeout: float = CHECKER_TIMEOUT) -> Answers:
+    """The first trusted explicit answer, in list order."""
     family = socket.AF_INET6 if mapping.outer.ip.version == 6 else socket.AF_INET
     confirmed = False
+    elsewhere: tuple[str, str] | None = None
     said: list[tuple[str, Verdict]] = []
     for checker in checkers:
         if mapping.proto not in checker.protos:
@@ -87,12 +99,14 @@ async def ask_checkers(
         reply = read_reply(answer.status, answer.body)
         if reply.echoed_ip is not None and reply.echoed_ip == str(mapping.outer.ip):
             confirmed = True
+        elif reply.echoed_ip is not None and elsewhere is None:
+            elsewhere = (checker.host, reply.echoed_ip)
         verdict = trusted(checker, reply, mapping, confirmed)
         log.debug("reach checker %s: HTTP %d %r -> %s", checker.host, answer.status, answer.body[:80], verdict)
         said.append((checker.host, verdict))
         if verdict != "unknown":
-            return checker, verdict, tuple(said)
-    return None, "unknown", tuple(said)
+            return Answers(checker, verdict, tuple(said), elsewhere)
+    return Answers(None, "unknown", tuple(said), elsewhere)
 
 
 async def check_round(
@@ -105,9 +119,10 @@ async def check_round(
 ) -> Outcome:
     """Hairpin, then the checkers; combined by the rule in the module docstring."""
     looped = await hairpin(service_type, mapping, hairpin_timeout)
-    checker, verdict, said = await ask_checkers(checkers, mapping, timeout=checker_timeout)
-    if checker is not None:
-        return Outcome(verdict == "reachable", checker.host, looped, said)
+    answers = await ask_checkers(checkers, mapping, timeout=checker_timeout)
+    said, elsewhere = answers.said, answers.elsewhere
+    if answers.checker is not None:
+        return Outcome(answers.verdict == "reachable", answers.checker.host, looped, said, elsewhere)
     if looped:
-        return Outcome(True, "hairpin", looped, said)
-    return Outcome(None, "", looped, said)
+        return Outcome(True, "hairpin", looped, said, elsewhere)
+    return Outcome(None, "", looped, said, elsewhere)

@@ -59,6 +59,7 @@ class ReachMonitor:
         self._wake = asyncio.Event()
         self._state_of: Mapping | None = None
         self._last: bool | None = None  # the last definite result for _state_of
+        self._said_elsewhere = False
         self.rounds = 0
         self.checked = asyncio.Event()  # set after every round (tests)
         self.last: Outcome | None = None
@@ -98,7 +99,11 @@ class ReachMonitor:
 
     async def _report(self, mapping: Mapping, outcome: Outcome) -> None:
         if mapping != self._state_of:
-            self._state_of, self._last = mapping, None
+            self._state_of, self._last, self._said_elsewhere = mapping, None, False
+        if outcome.elsewhere is not None and not self._said_elsewhere:
+            self._said_elsewhere = True  # once per mapping
+            by, seen = outcome.elsewhere
+            log.warning(t("reach.proxy.echo", by=by, seen=seen, addr=str(mapping.outer)))
         if self._on_result is not None:
             self._on_result(outcome.reachable)
         addr = str(mapping.outer)

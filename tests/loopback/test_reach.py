@@ -320,3 +320,20 @@ async def test_a_mapping_forgotten_and_reopened_names_the_interval(caplog: pytes
     (warning,) = messages(caplog, logging.WARNING)
     assert "NAT 在两次保活之间忘记了这个映射" in warning and "keepalive_interval（当前 30 秒）" in warning
     assert script.rounds == 3  # the round right after the STUN question
+
+
+@pytest.mark.asyncio
+async def test_a_checker_that_sees_another_ip_is_named_once(
+    checker: Checkers, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Our requests leave through another public IP than STUN saw (a proxy): said once per
+    mapping, and the answer does not count."""
+    caplog.set_level(logging.INFO)
+    checker.answer = lambda path: http(b'{"ip": "198.51.100.9", "port": 1, "reachable": false}')
+    monitor = ReachMonitor(
+        "mcje", from_templates((checker.template("/port/{port}"),)), 0.01, keepalive_interval=10, hairpin_timeout=0.3
+    )
+    await run_rounds(monitor, mapping_to(free_port()), 3)
+    warnings = messages(caplog, logging.WARNING)
+    assert len(warnings) == 1 and "198.51.100.9" in warnings[0] and "geosite:category-stun" in warnings[0]
+    assert monitor.last is not None and monitor.last.reachable is None

@@ -222,7 +222,7 @@ def full_cone_scenario(
         ip, outer = match.group(1), int(match.group(2))
         assert ip == ROUTER_OUTSIDE_IP and outer != port  # the lab NAT never keeps the port
         run.wait_for(re.escape(motd), 5)  # the MOTD is logged once the server answers
-        assert wait_changes(changes, 1) == [f"{proto} {HOME_IP} {port} {ip} {outer}"]
+        assert wait_changes(changes, 1) == [f"{proto} {HOME_IP} {port} {ip} {outer} {service_type}-{port}"]
         assert motd in query(lab, service_type, ip, outer)
 
         # 2. The NAT forgets every mapping: a new one is found, logged and reachable.
@@ -234,7 +234,7 @@ def full_cone_scenario(
         new_outer = int(match.group(2))
         assert new_outer != outer
         assert remap_seconds <= KEEPALIVE_INTERVAL + 3, run.dump()
-        assert wait_changes(changes, 2)[1] == f"{proto} {HOME_IP} {port} {ip} {new_outer}"
+        assert wait_changes(changes, 2)[1] == f"{proto} {HOME_IP} {port} {ip} {new_outer} {service_type}-{port}"
         assert motd in query(lab, service_type, ip, new_outer)
 
         # 3. The first STUN server dies: the next one is used for the next remap.

@@ -170,6 +170,7 @@ class Service:
             before_mapping=self._before_mapping,
             filtering=filtering,
             on_state=self.reporter.state if self.reporter else None,
+            forward_held=lambda: self.portmap.held_method,
         )
         # SPEC §14: the home router's forward first, so that the NAT check sees the line as it will be used.
         await self.portmap.start()

@@ -63,6 +63,7 @@ class Keeper:
         filtering: FilteringTest | None = None,
         rng: random.Random | None = None,
         on_state: Callable[[Literal["mapped", "retrying"], str | None], None] | None = None,
+        forward_held: Callable[[], str | None] | None = None,
     ) -> None:
         self._path = path
         # A ServerList given is shared with other services (its health counts for all).
@@ -85,6 +86,8 @@ class Keeper:
         self._held_back: Mapping | None = None
         self.flaps = 0
         self._on_state = on_state  # the status page's hook: "mapped" / "retrying" with the error
+        # The home router's forward of this port (SPEC §14): the method holding it, or None.
+        self._forward_held = forward_held
 
     @property
     def current(self) -> Mapping | None:
@@ -211,4 +214,9 @@ class Keeper:
         # Measured on another port: a port forward or DMZ for this very port (what
         # README tells users of restricted NATs to set up) is invisible from there,
         # so warn loudly and carry on rather than refuse a setup that may work.
+        # When the router forward is ours (UPnP/NAT-PMP/PCP), we know it is there: say so.
+        method = self._forward_held() if self._forward_held is not None else None
+        if method is not None:
+            log.info(t("keeper.restricted_forward_held", method=method, kind=name, nat=nat))
+            return
         log.warning(t("keeper.restricted_other_port", kind=name, nat=nat))

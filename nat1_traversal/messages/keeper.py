@@ -113,6 +113,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
         " nothing is published. Fix: enable DMZ or full-cone NAT (NAT1) on the modem or router,"
         " or forward the port. Check again with -t.",
     ),
+    "keeper.restricted_forward_held": (
+        "路由器上本服务端口的转发已由 {method} 打开，陌生玩家可以连入映射地址。"
+        "NAT 检测是在另一个端口上进行的，看不到这个转发（那里测得{kind} NAT，NAT{nat}），不影响本服务。",
+        "The router forward for this service's port is open ({method}), so players can reach the mapped"
+        " address. The NAT test ran on another port and cannot see that forward (it found a {kind} NAT,"
+        " NAT{nat}, there); this service is not affected.",
+    ),
     "keeper.restricted_other_port": (
         "注意：NAT 检测结果为{kind} NAT（NAT{nat}）。路由器只放行本机主动联系过的地址，"
         "除非你已在光猫/路由器上为本服务端口设置了端口转发或 DMZ，否则陌生玩家连不上映射地址。"

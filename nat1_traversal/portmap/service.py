@@ -37,6 +37,12 @@ class ServiceForward:
     def state(self) -> PortmapState | None:
         return self.forwarder.state if self.forwarder is not None else None
 
+    @property
+    def held_method(self) -> str | None:
+        """The method holding the forward now ("PCP", "NAT-PMP", "UPnP"), or None when none is held."""
+        forward = self.forwarder.forward if self.forwarder is not None else None
+        return forward.method if forward is not None else None
+
     async def start(self) -> None:
         if self.forwarder is None or self._task is not None:
             return

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import os
 import random
@@ -60,13 +61,28 @@ class Publisher:
         self.hook_timeout = hook_timeout
         self._rng = random.Random()
         self._task: asyncio.Task[None] | None = None
+        self._last: Mapping | None = None  # the newest mapping submitted
+        # The service's context (its [name] log prefix): a refresh is asked for from another service's.
+        self._context = contextvars.copy_context()
+        self._closed = False
 
     # --- public API --------------------------------------------------------
     def submit(self, mapping: Mapping) -> None:
         """Publish ``mapping`` in the background; a newer submit cancels an older one.
         Deciding whether a mapping is new is the caller's (``MappingTracker``)."""
+        self._last = mapping
         previous = self._task
         self._task = asyncio.get_running_loop().create_task(self._run(mapping, previous), name="publish")
+
+    def refresh(self) -> None:
+        """Publish the newest mapping's DNS records again, after the publish in flight (no
+        ``on_change``, no notification): a shared A record this service must now hold."""
+        if self._closed or self._last is None:
+            return
+        previous = self._task
+        # Created inside the service's context: the task runs in a copy of it (Python 3.10 has no context=).
+        self._task = self._context.run(asyncio.get_running_loop().create_task, self._refresh(self._last, previous),
+                                       name="republish")
 
     async def publish(self, mapping: Mapping) -> None:
         """One full publish: DNS (with retries) and the on_change hook, concurrently."""
@@ -82,6 +98,7 @@ class Publisher:
 
     async def aclose(self) -> None:
         """Cancel and await the publish in flight, then release the provider."""
+        self._closed = True
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -101,9 +118,25 @@ class Publisher:
             # A bug of ours (or a provider module's): once, loudly, with the traceback.
             log.exception(t("dns.unexpected", error=exc))
 
-    async def _publish_dns(self, mapping: Mapping) -> None:
+    async def _refresh(self, mapping: Mapping, previous: asyncio.Task[None] | None) -> None:
+        if previous is not None and not previous.done():
+            try:
+                await asyncio.wait([previous])  # its hook and notification run to their end
+            except asyncio.CancelledError:
+                previous.cancel()  # a newer submit (or aclose) cancels both, as it would the one
+                await asyncio.wait([previous])
+                raise
+        try:
+            await self._publish_dns(mapping, notify=False)
+        except (ProviderError, NetworkError) as exc:
+            log.error(t("dns.gave_up", error=exc))
+        except Exception as exc:
+            log.exception(t("dns.unexpected", error=exc))
+
+    async def _publish_dns(self, mapping: Mapping, *, notify: bool = True) -> None:
         if self.config.dns.kind == "no_dns":
-            self._tried(mapping)
+            if notify:
+                self._tried(mapping)
             return
         records = plan_records(self.config.dns, self.config.srv_prefix, mapping)
         failures = 0
@@ -112,7 +145,7 @@ class Publisher:
             try:
                 writes = await self._sync_once(records)
             except (ProviderError, NetworkError) as exc:
-                if failures == 0:
+                if failures == 0 and notify:
                     self._tried(mapping)
                 failures += 1
                 if self.on_result is not None:
@@ -135,7 +168,7 @@ class Publisher:
                 continue
             fields = {"name": self.config.dns.fqdn, "ip": mapping.outer.ip, "port": mapping.outer.port}
             log.info(t("dns.published" if writes else "dns.unchanged", **fields))
-            if failures == 0:
+            if failures == 0 and notify:
                 self._tried(mapping)
             if self.on_result is not None:
                 self.on_result(None)

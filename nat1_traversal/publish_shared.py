@@ -11,7 +11,10 @@ per provider account (same dns kind, id, endpoint and domain):
   service whose public address differs is warned about once and publishes the first
   one's address instead. Once the account has made a name's address true, another
   service's publish of the same address writes nothing (one write for the record);
-* SRV records stay per service.
+* SRV records stay per service;
+* when the service whose address a record holds stops (it failed for good), the
+  next live service on that name is asked to publish again (``republish``), so
+  the record does not keep a dead service's address.
 
 Providers keep settings of their own (the webhook sends ``sub_domain``), so an
 account holds one provider per ``sub_domain``; they share the lock and the records.
@@ -59,6 +62,10 @@ class SharedAccount:
         self._claims: dict[RecordKey, dict[str, tuple[int, str]]] = {}
         self.synced: dict[RecordKey, str] = {}  # the address records this account made true
         self._warned: set[tuple[str, str, str]] = set()
+        self._republish: dict[str, Callable[[], None]] = {}  # service -> "publish your records again"
+
+    def on_republish(self, name: str, hook: Callable[[], None]) -> None:
+        self._republish[name] = hook
 
     def provider(self, settings: DnsSettings) -> Provider:
         found = self._providers.get(settings.sub_domain)
@@ -68,14 +75,30 @@ class SharedAccount:
         return found[0]
 
     async def release(self, name: str, settings: DnsSettings) -> None:
-        for claims in self._claims.values():
-            claims.pop(name, None)
+        self._republish.pop(name, None)
+        for key, claims in self._claims.items():
+            if name not in claims:
+                continue
+            owner = min(claims, key=lambda other: claims[other][0])
+            claims.pop(name)
+            if owner == name and claims:
+                self._hand_over(key, name, claims)
         provider, users = self._providers[settings.sub_domain]
         if users > 1:
             self._providers[settings.sub_domain] = (provider, users - 1)
             return
         del self._providers[settings.sub_domain]
         await provider.aclose()
+
+    def _hand_over(self, key: RecordKey, gone: str, claims: dict[str, tuple[int, str]]) -> None:
+        """``gone`` owned the record: the next live service publishes, if its address differs."""
+        following = min(claims, key=lambda other: claims[other][0])
+        address = claims[following][1]
+        hook = self._republish.get(following)
+        if address == self.synced.get(key) or hook is None:
+            return
+        log.info(t("services.address_moved", fqdn=key[1], name=gone, next=following, ip=address))
+        hook()
 
     def choose(self, name: str, order: int, record: Record) -> Record:
         """The address record to publish for ``name``'s wish: the first service's."""
@@ -103,6 +126,10 @@ class AccountMember(Provider):
         self._order = order
         self._provider = account.provider(config.dns)
         self._pending: list[Record] = []  # written, not read back yet
+
+    def on_republish(self, hook: Callable[[], None]) -> None:
+        """``hook`` publishes this service's records again (``Publisher.refresh``)."""
+        self._account.on_republish(self._name, hook)
 
     async def sync(self, records: Sequence[Record]) -> int:
         account = self._account

@@ -30,6 +30,7 @@ from nat1_traversal.net import cancel_and_wait, family_of, is_dual_stack, is_fat
 from nat1_traversal.notify import Notifier, notifier_for
 from nat1_traversal.portmap.manager import PortmapState
 from nat1_traversal.portmap.service import ServiceForward, request_for
+from nat1_traversal.publish_shared import AccountMember
 from nat1_traversal.reach.monitor import ReachMonitor
 from nat1_traversal.reach.proxy import warn_fake_ips
 from nat1_traversal.reach.settings import checkers_for
@@ -129,6 +130,8 @@ class Service:
                 after_publish=self._notifier.submit if self._notifier else None,
                 on_result=self.reporter.publish_result if self.reporter else None,
             )
+            if isinstance(self._provider, AccountMember):  # a shared A record may come to this service
+                self._provider.on_republish(self._publisher.refresh)
         family = family_of(self.local)
         dual_stack = is_dual_stack(self.local)
         if config.type != "udp":

@@ -110,13 +110,13 @@ class Supervisor:
             service.reporter.state("failed", str(exc))
             if not self.multi:
                 raise
-            log.error(t("services.failed", error=exc.render()))
+            log.error(t("services.failed", name=service.config.service_name, error=exc.render()))
         except Exception as exc:  # a bug of ours: this service stops, the others go on
             if not self.multi:
                 raise
             service.reporter.state("failed", f"{type(exc).__name__}: {exc}")
             log.debug("service failed", exc_info=True)
-            log.error(t("services.failed", error=f"{type(exc).__name__}: {exc}"))
+            log.error(t("services.failed", name=service.config.service_name, error=f"{type(exc).__name__}: {exc}"))
         await self._close(service)
 
     async def _close(self, service: Service) -> None:

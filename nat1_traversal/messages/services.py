@@ -40,6 +40,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "服务 {name} 已停止：{error}（其余服务继续运行）",
         "service {name} stopped: {error} (the other services go on)",
     ),
+    "services.address_moved": (
+        "{fqdn}：服务 {name} 已停止，A 记录改为发布服务 {next} 的地址 {ip}",
+        "{fqdn}: service {name} has stopped; the A record now publishes service {next}'s address {ip}",
+    ),
     "services.all_failed": ("所有服务都已停止，程序退出", "every service has stopped; exiting"),
     "services.address_conflict": (
         "{fqdn}：服务 {name} 的公网地址 {ip} 与服务 {first} 的 {first_ip} 不同，"

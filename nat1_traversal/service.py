@@ -115,7 +115,9 @@ class Service:
         self._on_reachable = on_reachable
         self._reach_task: asyncio.Task[None] | None = None
         self._proxy_task: asyncio.Task[bool] | None = None
-        self.portmap = ServiceForward(request_for(config, self.local, config.proto), on_state=self._report_portmap)
+        # The forward is described as "nat1_traversal <service name>" (how a crashed run's is found again).
+        self.portmap = ServiceForward(request_for(config, self.local, config.proto, config.service_name),
+                                      on_state=self._report_portmap)
 
     async def start(self) -> None:
         """Bind what must be bound now (forward mode) and build the keeper."""

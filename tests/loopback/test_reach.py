@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
@@ -21,6 +22,7 @@ from nat1_traversal.reach.http import MAX_BODY_BYTES, http_get
 from nat1_traversal.reach.monitor import ReachMonitor
 from tests.support.app_kit import FakePublisher, Fakes, fakes  # noqa: F401  (fixture)
 from tests.support.keeper_kit import FAST, LO
+from tests.support.status_kit import get
 from tests.support.util import free_port, wait_until
 
 Reply = Callable[[str], bytes]
@@ -337,3 +339,45 @@ async def test_a_checker_that_sees_another_ip_is_named_once(
     warnings = messages(caplog, logging.WARNING)
     assert len(warnings) == 1 and "198.51.100.9" in warnings[0] and "geosite:category-stun" in warnings[0]
     assert monitor.last is not None and monitor.last.reachable is None
+
+
+@pytest.mark.asyncio
+async def test_reachable_reaches_the_status_api_and_metrics(fakes: Fakes, checker: Checkers) -> None:  # noqa: F811
+    """SPEC section 12: ``reachable`` in /api/status and ``nat1_reachable`` in /metrics."""
+    fakes.rule.outer = None  # the mapping is the real source: 127.0.0.1:<port>
+    status_port = free_port()
+    local = Endpoint(LO, free_port())
+    config = replace(
+        fakes.config(type="tcp", local=local, remote=Endpoint(LO, 9), status=Endpoint(LO, status_port)),
+        reach=True, reach_check=(checker.template(),), reach_interval=0.2,
+    )  # fmt: skip
+    checker.answer = lambda path: http(b"0")
+    stop = asyncio.Event()
+    runner = asyncio.create_task(
+        run_service(config, stop=stop, service=Service(config, timing=FAST, publisher=FakePublisher()))
+    )
+    name = f"tcp-{local.port}"
+    seen: list[object] = []
+
+    async def reachable() -> object:
+        try:
+            reply = await get(status_port, "/api/status")
+        except OSError:
+            return "down"
+        value = json.loads(reply.body)["services"][0]["reachable"]
+        seen.append(value)
+        return value
+
+    try:
+        for want, sample in ((False, f'nat1_reachable{{service="{name}"}} 0.0'),
+                             (True, f'nat1_reachable{{service="{name}"}} 1.0')):  # fmt: skip
+            if want:
+                checker.answer = lambda path: http(b"1")
+            deadline = asyncio.get_running_loop().time() + 10
+            while await reachable() is not want:
+                assert asyncio.get_running_loop().time() < deadline, seen
+                await asyncio.sleep(0.05)
+            assert sample in (await get(status_port, "/metrics")).text
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(runner, 2) == 0

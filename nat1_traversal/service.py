@@ -21,6 +21,7 @@ from nat1_traversal.config import Config
 from nat1_traversal.errors import NetworkError, UsageError
 from nat1_traversal.forward.tcp import TcpForwarder
 from nat1_traversal.forward.udp import UdpForwarder
+from nat1_traversal.i18n import t
 from nat1_traversal.keeper.loop import Keeper
 from nat1_traversal.keeper.tcp import TcpPath
 from nat1_traversal.keeper.types import Filtering, KeeperTiming, MappingPath
@@ -156,6 +157,10 @@ class Service:
 
         else:
             udp_forwarder: UdpForwarder | None = None
+            if config.type == "mcbe" and config.remote is None:
+                # SPEC section 13: Bedrock's unconnected pong names the server's own port, and some
+                # clients reconnect to it. Only forward mode sees the pong and can rewrite it.
+                log.warning(t("keeper.mcbe_shared_pong", port=self.local.port))
             if config.remote is not None:
                 udp_forwarder = UdpForwarder(self.local, config.remote, **_limits(config, "sessions"))
                 self.forwarder = udp_forwarder

@@ -147,6 +147,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Shared-port mode (no remote) needs Linux SO_REUSEPORT, which this system lacks."
         " Set -r or remote to the server's address to use forward mode.",
     ),
+    "keeper.mcbe_shared_pong": (
+        "共享端口模式下，基岩版服务器回复的服务器信息（pong）宣告的是它自己的端口 {port}，"
+        "不是公网映射的端口；会改连宣告端口的客户端（例如 bedrock-protocol 写的工具）将连不上。"
+        "遇到这种情况请改用转发模式（-r），由程序改写宣告的端口。",
+        "In shared-port mode the Bedrock server's pong advertises its own port {port}, not the mapped"
+        " public port; clients that follow the advertised port (bedrock-protocol tools, for example)"
+        " will fail to connect. Use forward mode (-r) if that happens: it rewrites the advertised port.",
+    ),
     "keeper.shared_udp": (
         "type 为 udp 时不支持共享端口模式：请用 -r 或配置 remote 指定服务端地址，改用转发模式。",
         "type udp cannot use shared-port mode: set -r or remote to the server's address to use forward mode.",

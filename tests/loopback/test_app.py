@@ -376,3 +376,24 @@ async def test_config_limits_reach_the_forwarder(fakes: Fakes) -> None:
         stop.set()
         assert await asyncio.wait_for(runner, 2) == 0
         echo.close()
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("forward", [False, True])
+async def test_mcbe_shared_port_warns_about_the_advertised_port(
+    fakes: Fakes, caplog: pytest.LogCaptureFixture, forward: bool
+) -> None:
+    """SPEC section 13: only forward mode can rewrite Bedrock's advertised port, so shared-port mode says so."""
+    port = free_port(socket.SOCK_DGRAM)
+    remote = Endpoint(LO, free_port(socket.SOCK_DGRAM)) if forward else None
+    config = fakes.config(type="mcbe", local=Endpoint(LO, port), remote=remote)
+    service = Service(config, timing=FAST, publisher=FakePublisher())
+    with caplog.at_level(logging.WARNING):
+        try:
+            await service.start()
+        finally:
+            await service.aclose()
+    warned = [r for r in caplog.records if "宣告的是它自己的端口" in r.getMessage()]
+    assert len(warned) == (0 if forward else 1)
+    if warned:
+        assert warned[0].levelno == logging.WARNING and str(port) in warned[0].getMessage()

@@ -1,11 +1,11 @@
 """Issue 11's browser test: headless chromium on the status page of a running product process.
 
 The real CLI runs as a child process with two services in one ``services`` config,
-against the loopback fake STUN/HTTP servers (``upnp`` false, no reach checks, its own
-status port on 127.0.0.1). Through the DOM (never pixels): both services' mappings
-show, the copy button puts the mapping on the clipboard, and after a remap (the fake
-NAT's outer address changes) the page updates itself. The screenshot is kept in the
-test's tmp dir and its path printed.
+against the loopback fake STUN/HTTP servers (``upnp`` false, ``reach_check`` false so that
+not even the hairpin leaves loopback, its own status port on 127.0.0.1). Through the DOM
+(never pixels): both services' mappings show, the copy button puts the mapping on the
+clipboard, and after a remap (the fake NAT's outer address changes) the page updates
+itself. The screenshot is kept in the test's tmp dir and its path printed.
 """
 
 from __future__ import annotations
@@ -91,7 +91,9 @@ async def test_chromium_on_the_status_page_of_a_running_process(tmp_path: Path, 
     status_port = free_port()
     web_port, bedrock_port = free_port(), free_port(socket.SOCK_DGRAM)
     path = tmp_path / "config.json"
-    path.write_text(json.dumps({**LOOPBACK_ONLY, **servers.keys(), "upnp": False, "reach_check": [],
+    # reach_check false, not []: [] keeps the hairpin check, which would connect to the fake public
+    # addresses (TEST-NET, outside loopback); false turns that off too.
+    path.write_text(json.dumps({**LOOPBACK_ONLY, **servers.keys(), "upnp": False, "reach_check": False,
                                 "status": f"127.0.0.1:{status_port}", "services": [
         {"name": "web", "type": "web", "local": f"127.0.0.1:{web_port}", "remote": f"127.0.0.1:{free_port()}"},
         {"name": "bedrock", "type": "mcbe", "local": f"127.0.0.1:{bedrock_port}",

@@ -93,10 +93,12 @@ async def test_when_the_a_records_service_fails_for_good_the_next_live_one_takes
         assert not task.done() and states()["raw"] == "mapped"
         # the record follows the live service on that name
         await until(lambda: address_of(zone, NAME) == TCP_IP, timeout=5)
-        writes = sum(1 for r in zone.writes if r.type == "A")
-        await asyncio.sleep(0.3)  # a few keepalives: the record stays, written once more only
+        writes = [r.data for r in zone.writes if r.type == "A"]
+        await asyncio.sleep(0.3)  # a few keepalives: the record stays, nothing writes it again
         assert address_of(zone, NAME) == TCP_IP
-        assert sum(1 for r in zone.writes if r.type == "A") == writes == 2
+        # (raw may have written it first, before bedrock, first in the list, had a mapping)
+        assert writes[-2:] == [str(UDP_IP), TCP_IP] and len(writes) <= 3, zone.writes
+        assert [r.data for r in zone.writes if r.type == "A"] == writes
     finally:
         stop.set()
         assert await asyncio.wait_for(task, 3) == 0

@@ -10,7 +10,7 @@ packages=(coturn knot knot-dnsutils nftables conntrack iproute2 iperf3 socat dns
           default-jdk-headless gcc make libc6-dev python3-venv
           chromium fonts-wqy-zenhei miniupnpd-nftables)
 # Node.js for the Bedrock protocol client test: Debian's, unless the machine has its own.
-command -v npm >/dev/null || packages+=(nodejs npm)
+command -v npm >/dev/null || packages+=(nodejs npm libnode-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -41,4 +41,8 @@ py=$(bash tools/venv.sh --dev)
 "$py" -c "import dns, mcstatus, prometheus_client, apprise, pytest, hypothesis, shiv"
 # A real Bedrock protocol client/server (PrismarineJS bedrock-protocol, pinned in
 # tests/node/package-lock.json) for the loopback test of Bedrock's advertised port.
-(cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+# raknet-native (under bedrock-protocol) compiles a Node addon; cmake-js would download Node's
+# headers from the Internet unless told where the installed ones are (nodejs/libnode-dev ship them).
+node_headers=()
+[ -f /usr/include/node/node.h ] && node_headers=(env npm_config_nodedir=/usr)
+(cd tests/node && "${node_headers[@]}" npm ci --no-audit --no-fund --loglevel=error)

@@ -112,7 +112,16 @@ class JsonHttp:
             )
 
         try:
-            response = await in_daemon_thread(call, name=f"nat1-{self.provider}")
+            try:
+                response = await in_daemon_thread(call, name=f"nat1-{self.provider}")
+            except self._requests.Timeout:
+                raise
+            except self._requests.ConnectionError as exc:
+                # A kept-alive connection the other end no longer knows (the NAT forgot its
+                # mappings, a redial, the server restarted) fails at its first use and is
+                # dropped from the pool: once more at once, on a new connection.
+                log.debug("%s: %s, once more on a new connection", self.provider, type(exc).__name__)
+                response = await in_daemon_thread(call, name=f"nat1-{self.provider}")
         except self._requests.Timeout as exc:
             raise NetTimeout("dns.timeout", provider=self.provider, seconds=self.timeout) from exc
         except self._requests.RequestException as exc:

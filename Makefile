@@ -5,7 +5,7 @@ PYTHON ?= .venv/bin/python
 # Tests that build network namespaces need root: a normal user's run goes through sudo.
 AS_ROOT := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo --preserve-env=CI,NAT1_LANG env PYTHONDONTWRITEBYTECODE=1)
 
-.PHONY: all pyz exe hook test check deps lint typecheck demo bench clean
+.PHONY: all pyz exe hook test check deps lint typecheck demo bench soak clean
 
 all: pyz hook
 
@@ -37,6 +37,11 @@ demo:           ## see a player join through an emulated FULL CONE NAT (root)
 
 bench:          ## forwarder benchmarks (loopback only)
 	$(PYTHON) bench/forward_bench.py
+
+SOAK_SECONDS ?= 600
+SOAK_SEED ?= 1
+soak:           ## chaos soak in the NAT lab (root; SOAK_SECONDS=600 SOAK_SEED=1): figures, exit 1 if a goal is missed
+	$(AS_ROOT) $(PYTHON) -m tests.soak --duration $(SOAK_SECONDS) --seed $(SOAK_SEED)
 
 clean:
 	rm -rf build dist *.egg-info nat1_traversal.pyz .venv .mypy_cache .ruff_cache .pytest_cache

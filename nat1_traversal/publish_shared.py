@@ -11,6 +11,8 @@ per provider account (same dns kind, id, endpoint and domain):
   service whose public address differs is warned about once and publishes the first
   one's address instead. Once the account has made a name's address true, another
   service's publish of the same address writes nothing (one write for the record);
+  a service's own next mapping sends it again, as with one service (the webhook gets
+  its two POSTs, a provider that compares before writing repairs a lost record);
 * SRV records stay per service;
 * when the service whose address a record holds stops (it failed for good), the
   next live service on that name is asked to publish again (``republish``), so
@@ -60,7 +62,8 @@ class SharedAccount:
         self._providers: dict[str | None, tuple[Provider, int]] = {}  # sub_domain -> (provider, users)
         # name -> service -> (its place in the list, the address it wants)
         self._claims: dict[RecordKey, dict[str, tuple[int, str]]] = {}
-        self.synced: dict[RecordKey, str] = {}  # the address records this account made true
+        # The address records this account made true, and the service that did.
+        self.synced: dict[RecordKey, tuple[str, str]] = {}
         self._warned: set[tuple[str, str, str]] = set()
         self._republish: dict[str, Callable[[], None]] = {}  # service -> "publish your records again"
 
@@ -95,7 +98,8 @@ class SharedAccount:
         following = min(claims, key=lambda other: claims[other][0])
         address = claims[following][1]
         hook = self._republish.get(following)
-        if address == self.synced.get(key) or hook is None:
+        made = self.synced.get(key)
+        if (made is not None and made[0] == address) or hook is None:
             return
         log.info(t("services.address_moved", fqdn=key[1], name=gone, next=following, ip=address))
         hook()
@@ -135,7 +139,7 @@ class AccountMember(Provider):
         account = self._account
         wanted = [account.choose(self._name, self._order, r) if _is_address(r) else r for r in records]
         async with account.lock:
-            todo = [r for r in wanted if not (_is_address(r) and account.synced.get(_key(r)) == r.data)]
+            todo = [r for r in wanted if not (_is_address(r) and self._made_by_another(r))]
             writes = await self._provider.sync(todo) if todo else 0
         self._pending = todo
         if not writes:
@@ -149,11 +153,16 @@ class AccountMember(Provider):
             self._commit()
         return confirmed
 
+    def _made_by_another(self, record: Record) -> bool:
+        """Whether another service of the account already made this address record true."""
+        made = self._account.synced.get(_key(record))
+        return made is not None and made[0] == record.data and made[1] != self._name
+
     def _commit(self) -> None:
         for record in self._pending:
             if _is_address(record):
                 assert isinstance(record.data, str)
-                self._account.synced[_key(record)] = record.data
+                self._account.synced[_key(record)] = (record.data, self._name)
         self._pending = []
 
     async def aclose(self) -> None:

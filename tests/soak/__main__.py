@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of faults (default 600)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the fault schedule (default 1)")
     parser.add_argument("--interval", type=float, default=5.0, help="keepalive_interval of the product (default 5)")
-    parser.add_argument("--webhook-fail", type=float, default=0.05, help="fraction of webhook requests failed (default 0.05)")
+    parser.add_argument("--webhook-fail", type=float, default=0.05, help="webhook requests failed (default 0.05)")
     parser.add_argument("--processes", choices=("auto", "one", "two"), default="auto",
                         help="one process with a services list, or one process per service (auto: one if supported)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")

@@ -33,6 +33,7 @@ class Figures:
     webhook_accepted: int
     webhook_failed: int
     pong_port_wrong: int
+    webhook_by_type: dict[str, int] = field(default_factory=dict)
     bursts: list[str] = field(default_factory=list)
 
     @property
@@ -126,7 +127,8 @@ class Figures:
             peak = max(kib for _at, kib in self.rss_kib[name]) / 1024
             lines.append(f"  RSS {name}: {first:.1f} -> {last:.1f} MB ({growth:+.2f} MB), peak {peak:.1f} MB")
         lines.append(f"  DNS: {self.dns_writes} knotd updates for {self.tcp_remaps} TCP remaps"
-                     f" ({self.writes_per_remap():.2f} per remap); webhook {self.webhook_accepted} accepted,"
+                     f" ({self.writes_per_remap():.2f} per remap); webhook {self.webhook_accepted} accepted"
+                     f" {self.webhook_by_type},"
                      f" {self.webhook_failed} failed, {self.udp_remaps} UDP remaps")
         lines.append(f"  tracebacks {self.tracebacks}; exit codes {self.exit_codes}; died early: {self.died or 'none'};"
                      f" Bedrock pongs advertising another port: {self.pong_port_wrong}")
@@ -160,7 +162,8 @@ class Figures:
             "worst_recovery": {k: round(w, 2) for k, (w, _n) in self.worst_recovery().items()},
             "rss_mb": {k: [round(v, 2) for v in t] for k, t in self.rss_growth_mb().items()},
             "dns_writes": self.dns_writes, "tcp_remaps": self.tcp_remaps, "udp_remaps": self.udp_remaps,
-            "webhook": [self.webhook_accepted, self.webhook_failed], "tracebacks": self.tracebacks,
+            "webhook": [self.webhook_accepted, self.webhook_failed], "webhook_by_type": self.webhook_by_type,
+            "tracebacks": self.tracebacks,
             "exit_codes": self.exit_codes, "died": self.died, "pong_port_wrong": self.pong_port_wrong,
             "bursts": self.bursts, "goals": [[text, ok] for text, ok in self.goals()],
         }  # fmt: skip

@@ -36,9 +36,9 @@ START_DEADLINE = 60.0
 
 def services_supported() -> bool:
     """Whether the product loads a ``services`` list (SPEC §11): then one process runs both."""
-    from nat1_traversal import config_load
+    import importlib.util
 
-    return "services" in Path(config_load.__file__).read_text(encoding="utf-8")
+    return importlib.util.find_spec("nat1_traversal.service_config") is not None
 
 
 class Probers:
@@ -224,7 +224,7 @@ def soak(seconds: float, seed: int, keepalive_interval: float = 5.0, webhook_fai
             probes=[p for p in probers.snapshot() if p.at >= t0], rss_kib=rss, tracebacks=tracebacks,
             exit_codes=codes, died=died, tcp_remaps=maps["mcje"], udp_remaps=maps["mcbe"], dns_writes=writes,
             webhook_accepted=world.webhook.accepted, webhook_failed=world.webhook.failed,
-            pong_port_wrong=probers.pong_port_wrong, bursts=bursts,
+            pong_port_wrong=probers.pong_port_wrong, bursts=bursts, webhook_by_type=dict(world.webhook.by_type),
         )  # fmt: skip
     finally:
         probers.stop()

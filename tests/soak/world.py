@@ -150,6 +150,7 @@ class Webhook:
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
         self.accepted = 0
+        self.by_type: dict[str, int] = {}  # accepted POSTs per record type
         self.failed = 0
         self.ip: str | None = None
         self.port: int | None = None
@@ -198,11 +199,13 @@ class Webhook:
                 data: Any = json.loads(body)
             except ValueError:
                 return 400
-            if data.get("type") == "A":
+            kind = str(data.get("type"))
+            if kind == "A":
                 self.ip = str(data.get("data"))
-            elif data.get("type") == "SRV":
+            elif kind == "SRV":
                 self.port = int(data.get("port", 0))
             self.accepted += 1
+            self.by_type[kind] = self.by_type.get(kind, 0) + 1
             return 200
 
     def address(self) -> tuple[str, int] | None:
@@ -347,7 +350,7 @@ class World:
         if one_process:
             config = {**parts["common"], "services": [{"name": "java", **parts["mcje"]},
                                                       {"name": "bedrock", **parts["mcbe"]}]}
-            self._start_product("both", ("mcje", "mcbe"), config)
+            self._start_product("java+bedrock", ("mcje", "mcbe"), config)
         else:
             for service in ("mcje", "mcbe"):
                 self._start_product(service, (service,), {**parts["common"], **parts[service]})

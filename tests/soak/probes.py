@@ -107,7 +107,10 @@ def java_status(ip: str, port: int, source: str, timeout: float) -> str:
         raise ProbeFailure(f"Java {ip}:{port}: {type(exc).__name__}") from exc
     finally:
         sock.close()
-    return _java_motd(body)
+    try:
+        return _java_motd(body)
+    except (ValueError, IndexError, AttributeError) as exc:
+        raise ProbeFailure(f"Java {ip}:{port}: a status reply that does not parse") from exc
 
 
 def _java_motd(body: bytes) -> str:

@@ -79,6 +79,8 @@ class Probers:
                     ok = True
                 except ProbeFailure as exc:
                     ok, detail = False, str(exc)
+                except Exception as exc:  # a bug of the probe must not end the probing quietly
+                    ok, detail = False, f"probe error {type(exc).__name__}: {exc}"
                 probe = Probe(service, started, ok, target, detail, time.monotonic() - started)
                 with self._lock:
                     self.results.append(probe)

@@ -88,7 +88,7 @@ class Side(asyncio.BufferedProtocol):
     def __init__(self, pair: Pair, *, hold: bool = False) -> None:
         self.pair = pair
         # Bytes that arrived before remote was ready (None once forwarding):
-        # uvloop starts reading after connection_made() even when it paused.
+        # a loop may read before Pair.run() pauses the client.
         self.held: bytearray | None = bytearray() if hold else None
         self.peer: Side | None = None
         self.transport: asyncio.Transport | None = None
@@ -198,10 +198,7 @@ class Pair:
             self.via = local_port(side.transport.get_extra_info("sockname"))
 
     def accepted(self) -> None:
-        """The client's transport exists: hold its bytes until remote is connected."""
-        transport = self.client.transport
-        assert transport is not None
-        transport.pause_reading()
+        """The client's transport exists (``run()`` pauses it once it is set up)."""
         self.timer = self.fwd.loop.call_later(self.fwd.idle_timeout, self._check_idle)
 
     async def run(self, conn: socket.socket) -> None:
@@ -215,6 +212,17 @@ class Pair:
             self.client.lost = True
             self._finished()
             return
+        # Not read until remote is connected. Paused here, once the transport is set
+        # up, not in connection_made(): CPython without the fix of gh-103607 (3.10,
+        # early 3.11 such as Debian 12's 3.11.2) starts reading after
+        # connection_made() even when it paused there, while is_reading() says
+        # False, so no later pause_reading() stops it: everything the client sends
+        # piles up in ``held`` until remote is connected, and a pair whose client
+        # had sent it all by then never moves to splice. What a loop reads before
+        # this point is held by buffer_updated() (which pauses too).
+        client_t = self.client.transport
+        assert client_t is not None
+        client_t.pause_reading()
         await self._connect()
 
     async def _connect(self) -> None:

@@ -6,6 +6,7 @@ connection cap, PROXY headers on the wire, descriptor leaks and the log lines.""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import gc
 import hashlib
 import ipaddress
@@ -14,6 +15,7 @@ import os
 import socket
 import struct
 import sys
+import termios
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,6 +28,7 @@ from nat1_traversal.forward import TcpForwarder
 from nat1_traversal.forward import splice as splice_mod
 from nat1_traversal.forward import tcp as tcp_mod
 from nat1_traversal.forward.proxy_protocol import header_v1, header_v2
+from nat1_traversal.forward.tcp_pair import READ_BUFFER_SIZE
 from nat1_traversal.model import Endpoint
 from tests.support.util import wait_until
 
@@ -141,6 +144,12 @@ def digest(data: bytes) -> bytes:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def unread(fd: int) -> int:
+    """Bytes the kernel holds for a socket that its owner has not read yet."""
+    count = struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"))[0]
+    return int(count)
 
 
 def reset(writer: asyncio.StreamWriter) -> None:
@@ -345,6 +354,53 @@ async def test_connect_timeout(
             await asyncio.wait_for(reader.readexactly(1), 5)
         writer.close()
     assert any("超时" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.asyncio
+async def test_client_is_not_read_while_remote_connects(
+    path: str, spliced: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Until remote is connected the forwarder reads at most one buffer from the client
+    (CPython before the fix of gh-103607 kept reading after a pause in connection_made(),
+    so everything the client sent piled up in memory and no pair moved to splice)."""
+    loop = asyncio.get_running_loop()
+    real = loop.create_connection
+    connecting = asyncio.Event()
+    go_on = asyncio.Event()
+    received: asyncio.Future[bytes] = loop.create_future()
+
+    async def sink(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.set_result(digest(await reader.read()))
+        writer.close()
+
+    async with server(sink) as remote, forwarder(path, remote) as fwd:
+
+        async def slow_towards_remote(factory: Any, host: Any = None, port: Any = None, **kw: Any) -> Any:
+            if (host, port) == remote.sockaddr():
+                connecting.set()
+                await go_on.wait()
+            return await real(factory, host, port, **kw)
+
+        monkeypatch.setattr(loop, "create_connection", slow_towards_remote)
+        _reader, writer = await connect(fwd)
+        payload = os.urandom(16 * MiB)
+        writer.write(payload)  # the transport keeps what the kernel does not take yet
+        await asyncio.wait_for(connecting.wait(), 5)
+        (pair,) = fwd._pairs
+        assert pair.client.transport is not None
+        forwarder_end = pair.client.transport.get_extra_info("socket").fileno()
+        await wait_until(lambda: unread(forwarder_end) > 0)  # the client's bytes are there
+        for _ in range(50):  # loop iterations in which a reading transport would read
+            await asyncio.sleep(0)
+        assert pair.client.nbytes <= READ_BUFFER_SIZE
+        assert writer.transport.get_write_buffer_size() > 0
+        go_on.set()
+        await writer.drain()
+        writer.write_eof()
+        assert await asyncio.wait_for(received, 20) == digest(payload)
+        writer.close()
+        await wait_until(lambda: fwd.connections == 0)
+    check_path(path, spliced)
 
 
 @pytest.mark.asyncio

@@ -20,6 +20,7 @@ import os
 import random
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 
 from nat1_traversal.backoff import PUBLISH_BACKOFF, Backoff
@@ -36,6 +37,11 @@ log = logging.getLogger(__name__)
 
 HOOK_TIMEOUT = 60.0
 MAX_RETRY_AFTER = 3600.0  # the longest Retry-After honoured as given
+
+
+# How long a new mapping's failed publish is retried at the keeper's pace before the
+# publisher's own, slower backoff takes over (seconds).
+FRESH_WINDOW = 600.0
 
 
 class Publisher:
@@ -141,6 +147,7 @@ class Publisher:
         records = plan_records(self.config.dns, self.config.srv_prefix, mapping)
         failures = 0
         last_error = ""
+        started = time.monotonic()
         while True:
             try:
                 writes = await self._sync_once(records)
@@ -153,6 +160,12 @@ class Publisher:
                 if self.retry.gives_up(failures):
                     raise
                 delay = self.retry.delay(failures, self._rng)
+                if time.monotonic() - started < FRESH_WINDOW:
+                    # A new mapping that is not yet published leaves players at the old
+                    # address: while it is fresh, retry at least every keepalive interval,
+                    # so a provider or webhook that comes back is used within one interval.
+                    # After FRESH_WINDOW the normal backoff spares an API that is down.
+                    delay = min(delay, max(1.0, self.config.keepalive_interval))
                 if isinstance(exc, RateLimited) and exc.retry_after is not None:
                     # RFC 9110 section 10.2.3: not before the time the provider named
                     # (bounded, so an absurd header cannot park the publish for days).

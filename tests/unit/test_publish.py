@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import itertools
 import logging
 import os
 import shlex
 import signal
 import sys
+import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from nat1_traversal import publish
 from nat1_traversal.backoff import PUBLISH_BACKOFF, Backoff
 from nat1_traversal.config import Config, DnsSettings
 from nat1_traversal.dns.base import Provider, Record, SrvData
@@ -345,3 +349,39 @@ async def test_retry_after_is_honoured() -> None:
         await publisher.aclose()
     assert len(provider.times) == 2 and len(provider.synced) == 1
     assert provider.times[1] - provider.times[0] >= 5.0
+
+
+class TimedProvider(ScriptedProvider):
+    """Fails ``fail_times`` times, recording when each attempt came."""
+
+    def __init__(self, fail_times: int) -> None:
+        super().__init__(fail_times)
+        self.times: list[float] = []
+
+    async def sync(self, records: Sequence[Record]) -> int:
+        self.times.append(time.monotonic())
+        return await super().sync(records)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("fresh", [True, False])
+async def test_a_fresh_mapping_is_retried_at_the_keepalive_pace(monkeypatch: pytest.MonkeyPatch, fresh: bool) -> None:
+    """Issue 15's soak: a webhook that failed for 20 s was retried after 16 s, so the new
+    address reached players late. While a mapping is fresh its retries wait at most one
+    keepalive interval; later the publisher's own backoff takes over again."""
+    if not fresh:
+        monkeypatch.setattr(publish, "FRESH_WINDOW", 0.0)
+    provider = TimedProvider(fail_times=4)
+    slow = Backoff(first_delay=0.4, max_delay=100.0, jitter=0.0)  # 0.4, 0.8, 1.6, 3.2 s
+    publisher = Publisher(replace(config(), keepalive_interval=1.0), provider=provider, retry=slow)
+    try:
+        publisher.submit(mapping(1000))
+        await wait_idle(publisher)
+    finally:
+        await publisher.aclose()
+    gaps = [later - earlier for earlier, later in itertools.pairwise(provider.times)]
+    assert len(gaps) == 4 and len(provider.synced) == 1
+    if fresh:
+        assert max(gaps) < 1.4, gaps  # capped at keepalive_interval (1 s)
+    else:
+        assert gaps[3] >= 3.2, gaps
